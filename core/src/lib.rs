@@ -1,0 +1,1 @@
+//! daqflow core (being written).

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what daqflow's build, demo and tests need on a Debian/Ubuntu machine:
+#   - system libraries: HDF5 (libhdf5-dev, hdf5-tools), Mesa's software Vulkan/GL
+#     adapters for the headless viewer, Xvfb for the windowed viewer smoke test;
+#   - a Python virtualenv (.venv) with h5py + hdf5plugin, the reference readers the
+#     tests compare our HDF5 files against.
+# Idempotent: a second run installs nothing and takes about a second.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pkgs=(
+  pkg-config libhdf5-dev hdf5-tools
+  mesa-vulkan-drivers libvulkan1 libegl1 libegl-mesa0 libgl1-mesa-dri
+  xvfb xauth libx11-6 libx11-xcb1 libxcursor1 libxrandr2 libxi6 libxkbcommon-x11-0
+  imagemagick python3-venv
+)
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing system packages: ${missing[*]}" >&2
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import h5py, hdf5plugin, numpy" 2>/dev/null; then
+  echo "setup: creating .venv with h5py + hdf5plugin" >&2
+  python3 -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check "h5py>=3.10" "hdf5plugin>=5" numpy
+fi

@@ -1,0 +1,482 @@
+//! A harness that drives one plugin through its real C-ABI vtable, in-process, without the
+//! core: create it from settings, push frames, run a source, stop, inspect what it
+//! emitted, its counters and its copy-on-write copies. Plus [`check_compliance`], which
+//! every plugin's tests should call.
+//!
+//! ```ignore
+//! let mut h = Harness::new(my_plugin::daqflow_plugin_entry, json!({"level": 10}))?;
+//! h.start()?;
+//! h.push(h.frame_from(&array, 7))?;
+//! let out = h.take_emitted();
+//! ```
+
+use std::collections::BTreeMap;
+use std::ffi::c_void;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+use ndarray::ArrayView2;
+
+use crate::abi::{
+    self, EntryFn, FrameHeader, FrameSpec, HostApi, HostNode, PluginDescriptor, RStr, RawFrame,
+};
+use crate::frame::{Frame, FrameMut, Pixel};
+use crate::plugin::{Next, SettingsError};
+
+struct Slot {
+    refs: AtomicUsize,
+    header: std::cell::UnsafeCell<FrameHeader>,
+    buf: Vec<u64>,
+}
+
+struct Node {
+    name: String,
+    stop: AtomicBool,
+    emitted: Mutex<Vec<Frame>>,
+    counters: Mutex<BTreeMap<String, u64>>,
+    copies: AtomicU64,
+    logs: Mutex<Vec<(u32, String)>>,
+}
+
+thread_local! {
+    static LAST_ERROR: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+fn set_err(err: *mut RStr, text: String) {
+    LAST_ERROR.with(|l| {
+        *l.borrow_mut() = text;
+        if !err.is_null() {
+            // SAFETY: err is the caller's out-parameter; the text lives in our thread-local.
+            unsafe { *err = RStr::new(l.borrow().as_str()) };
+        }
+    });
+}
+
+fn alloc_slot(spec: &FrameSpec) -> RawFrame {
+    let words = spec.data_len.div_ceil(8).max(1);
+    let slot = Box::new(Slot {
+        refs: AtomicUsize::new(1),
+        header: std::cell::UnsafeCell::new(FrameHeader::new(spec)),
+        buf: vec![0u64; words],
+    });
+    let slot = Box::into_raw(slot);
+    // SAFETY: freshly allocated; we hand out the only reference.
+    unsafe {
+        RawFrame {
+            handle: slot as *mut c_void,
+            header: (*slot).header.get(),
+            data: (*slot).buf.as_ptr() as *mut u8,
+            capacity: words * 8,
+        }
+    }
+}
+
+unsafe extern "C" fn h_log(node: *mut HostNode, level: u32, target: RStr, message: RStr) {
+    // SAFETY: strings borrowed for the call; node is ours or null.
+    let (target, message) = unsafe { (target.as_str(), message.as_str()) };
+    let line = format!("[{target}] {message}");
+    if !node.is_null() {
+        // SAFETY: nodes outlive their plugin instances.
+        let node = unsafe { &*(node as *const Node) };
+        node.logs.lock().unwrap().push((level, line.clone()));
+    }
+    eprintln!("harness log {level}: {line}");
+}
+unsafe extern "C" fn h_error_push(err: *mut c_void, field: RStr, message: RStr) {
+    // SAFETY: err is a Vec we own for the call; strings borrowed.
+    unsafe {
+        let v = &mut *(err as *mut Vec<SettingsError>);
+        v.push(SettingsError::new(
+            field.as_str().into_owned(),
+            message.as_str().into_owned(),
+        ));
+    }
+}
+unsafe extern "C" fn h_text_append(out: *mut c_void, text: RStr) {
+    // SAFETY: out is a String we own for the call.
+    unsafe { (*(out as *mut String)).push_str(&text.as_str()) };
+}
+unsafe extern "C" fn h_should_stop(node: *mut HostNode) -> u32 {
+    // SAFETY: live node.
+    u32::from(
+        unsafe { &*(node as *const Node) }
+            .stop
+            .load(Ordering::Acquire),
+    )
+}
+unsafe extern "C" fn h_request_stop(node: *mut HostNode) {
+    // SAFETY: live node.
+    unsafe { &*(node as *const Node) }
+        .stop
+        .store(true, Ordering::Release);
+}
+unsafe extern "C" fn h_set_counter(node: *mut HostNode, name: RStr, value: u64) {
+    // SAFETY: live node; name borrowed.
+    unsafe {
+        let node = &*(node as *const Node);
+        node.counters
+            .lock()
+            .unwrap()
+            .insert(name.as_str().into_owned(), value);
+    }
+}
+unsafe extern "C" fn h_frame_alloc(
+    _node: *mut HostNode,
+    spec: *const FrameSpec,
+    out: *mut RawFrame,
+    err: *mut RStr,
+) -> i32 {
+    // SAFETY: spec and out valid for the call.
+    let spec = unsafe { &*spec };
+    if abi::dtype_size(spec.dtype).is_none() {
+        set_err(err, format!("unknown dtype code {}", spec.dtype));
+        return abi::STATUS_ERROR;
+    }
+    // SAFETY: out is writable.
+    unsafe { *out = alloc_slot(spec) };
+    abi::STATUS_OK
+}
+unsafe extern "C" fn h_retain(handle: *mut c_void) {
+    // SAFETY: a live slot.
+    unsafe { &*(handle as *const Slot) }
+        .refs
+        .fetch_add(1, Ordering::Relaxed);
+}
+unsafe extern "C" fn h_release(handle: *mut c_void) {
+    // SAFETY: a live slot; the last reference frees it.
+    unsafe {
+        if (*(handle as *const Slot))
+            .refs
+            .fetch_sub(1, Ordering::AcqRel)
+            == 1
+        {
+            drop(Box::from_raw(handle as *mut Slot));
+        }
+    }
+}
+unsafe extern "C" fn h_make_unique(
+    node: *mut HostNode,
+    frame: *mut RawFrame,
+    _err: *mut RStr,
+) -> i32 {
+    // SAFETY: frame is a reference the caller owns; node is live.
+    unsafe {
+        let old = *frame;
+        let slot = &*(old.handle as *const Slot);
+        if slot.refs.load(Ordering::Acquire) == 1 {
+            return abi::STATUS_OK;
+        }
+        let h = *old.header;
+        let spec = FrameSpec {
+            dtype: h.dtype,
+            encoding: h.encoding,
+            width: h.width,
+            height: h.height,
+            data_len: h.data_len,
+        };
+        let new = alloc_slot(&spec);
+        *new.header = h;
+        std::ptr::copy_nonoverlapping(old.data, new.data, h.data_len);
+        h_release(old.handle);
+        *frame = new;
+        (*(node as *const Node))
+            .copies
+            .fetch_add(1, Ordering::Relaxed);
+    }
+    abi::STATUS_OK
+}
+unsafe extern "C" fn h_emit(node: *mut HostNode, frame: RawFrame) -> i32 {
+    // SAFETY: ownership of the reference passes to us.
+    unsafe {
+        let node = &*(node as *const Node);
+        node.emitted
+            .lock()
+            .unwrap()
+            .push(Frame::from_raw(frame, &HOST));
+    }
+    abi::STATUS_OK
+}
+unsafe extern "C" fn h_node_name(node: *mut HostNode) -> RStr {
+    // SAFETY: live node; its name lives as long as it.
+    RStr::new(unsafe { &(*(node as *const Node)).name })
+}
+unsafe extern "C" fn h_max_log_level() -> u32 {
+    abi::LOG_TRACE
+}
+
+static HOST: HostApi = HostApi {
+    struct_size: std::mem::size_of::<HostApi>(),
+    log: h_log,
+    error_push: h_error_push,
+    text_append: h_text_append,
+    should_stop: h_should_stop,
+    request_stop: h_request_stop,
+    set_counter: h_set_counter,
+    frame_alloc: h_frame_alloc,
+    frame_retain: h_retain,
+    frame_release: h_release,
+    frame_make_unique: h_make_unique,
+    emit: h_emit,
+    node_name: h_node_name,
+    max_log_level: h_max_log_level,
+};
+
+fn descriptor(entry: EntryFn) -> &'static PluginDescriptor {
+    // SAFETY: a plugin entry returns a pointer to its static descriptor.
+    unsafe { &*entry() }
+}
+
+fn status_result(status: i32, errors: Vec<SettingsError>) -> Result<i32, String> {
+    match status {
+        abi::STATUS_OK | abi::STATUS_END => Ok(status),
+        abi::STATUS_PANIC => Err(format!(
+            "panicked: {}",
+            errors
+                .into_iter()
+                .map(|e| e.message)
+                .collect::<Vec<_>>()
+                .join("; ")
+        )),
+        _ => Err(errors
+            .into_iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("; ")),
+    }
+}
+
+/// One plugin instance driven through its C ABI.
+pub struct Harness {
+    desc: &'static PluginDescriptor,
+    node: Box<Node>,
+    instance: *mut c_void,
+}
+
+impl Harness {
+    /// Checks `settings` (a JSON object) the way `daqflow validate` does.
+    pub fn validate(entry: EntryFn, settings: serde_json::Value) -> Result<(), Vec<SettingsError>> {
+        let d = descriptor(entry);
+        let json = settings.to_string();
+        let mut errors: Vec<SettingsError> = Vec::new();
+        // SAFETY: a valid descriptor; json and errors live across the call.
+        let status = unsafe {
+            (d.vtable.validate_settings)(
+                &HOST,
+                RStr::new(&json),
+                &mut errors as *mut _ as *mut c_void,
+            )
+        };
+        if status == abi::STATUS_OK {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// Creates an instance named `"node"` from `settings` (a JSON object).
+    pub fn new(entry: EntryFn, settings: serde_json::Value) -> Result<Harness, Vec<SettingsError>> {
+        let desc = descriptor(entry);
+        let node = Box::new(Node {
+            name: "node".into(),
+            stop: AtomicBool::new(false),
+            emitted: Mutex::new(Vec::new()),
+            counters: Mutex::new(BTreeMap::new()),
+            copies: AtomicU64::new(0),
+            logs: Mutex::new(Vec::new()),
+        });
+        let json = settings.to_string();
+        let mut errors: Vec<SettingsError> = Vec::new();
+        let mut instance = std::ptr::null_mut();
+        // SAFETY: valid descriptor; node is boxed (stable address) and outlives the instance.
+        let status = unsafe {
+            (desc.vtable.create)(
+                &HOST,
+                &*node as *const Node as *mut HostNode,
+                RStr::new(&json),
+                &mut instance,
+                &mut errors as *mut _ as *mut c_void,
+            )
+        };
+        if status != abi::STATUS_OK {
+            if errors.is_empty() {
+                errors.push(SettingsError::new(
+                    "",
+                    format!("create failed with status {status}"),
+                ));
+            }
+            return Err(errors);
+        }
+        Ok(Harness {
+            desc,
+            node,
+            instance,
+        })
+    }
+
+    fn call(
+        &mut self,
+        f: unsafe extern "C" fn(*mut c_void, *mut c_void) -> i32,
+    ) -> Result<i32, String> {
+        let mut errors: Vec<SettingsError> = Vec::new();
+        // SAFETY: live instance; errors lives across the call.
+        let status = unsafe { f(self.instance, &mut errors as *mut _ as *mut c_void) };
+        status_result(status, errors)
+    }
+
+    /// Calls `start`.
+    pub fn start(&mut self) -> Result<(), String> {
+        self.call(self.desc.vtable.start).map(|_| ())
+    }
+
+    /// Calls a source's `next` once.
+    pub fn produce(&mut self) -> Result<Next, String> {
+        let f = self.desc.vtable.next.ok_or("not a source")?;
+        self.call(f).map(|s| {
+            if s == abi::STATUS_END {
+                Next::End
+            } else {
+                Next::Continue
+            }
+        })
+    }
+
+    /// Pushes one frame into a filter or sink.
+    pub fn push(&mut self, frame: Frame) -> Result<(), String> {
+        let f = self.desc.vtable.push.ok_or("not a filter or sink")?;
+        let mut errors: Vec<SettingsError> = Vec::new();
+        // SAFETY: live instance; ownership of the reference passes to the plugin.
+        let status = unsafe {
+            f(
+                self.instance,
+                frame.into_raw(),
+                &mut errors as *mut _ as *mut c_void,
+            )
+        };
+        status_result(status, errors).map(|_| ())
+    }
+
+    /// Calls `stop`.
+    pub fn stop(&mut self) -> Result<(), String> {
+        self.call(self.desc.vtable.stop).map(|_| ())
+    }
+
+    /// Sets the stop flag the plugin sees through `Context::should_stop`.
+    pub fn request_stop(&self) {
+        self.node.stop.store(true, Ordering::Release);
+    }
+
+    /// True once the plugin asked the pipeline to stop (or `request_stop` was called).
+    pub fn stop_requested(&self) -> bool {
+        self.node.stop.load(Ordering::Acquire)
+    }
+
+    /// Frames the plugin emitted since the last call.
+    pub fn take_emitted(&self) -> Vec<Frame> {
+        std::mem::take(&mut *self.node.emitted.lock().unwrap())
+    }
+
+    /// A counter the plugin set with `Context::set_counter`.
+    pub fn counter(&self, name: &str) -> Option<u64> {
+        self.node.counters.lock().unwrap().get(name).copied()
+    }
+
+    /// Copies made by copy-on-write (`Frame::into_mut` on a shared frame).
+    pub fn copies(&self) -> u64 {
+        self.node.copies.load(Ordering::Relaxed)
+    }
+
+    /// Log lines the plugin wrote (level, "[target] message").
+    pub fn logs(&self) -> Vec<(u32, String)> {
+        self.node.logs.lock().unwrap().clone()
+    }
+
+    /// A new frame holding a copy of `pixels`, numbered `frame_number`.
+    pub fn frame_from<T: Pixel>(&self, pixels: &ArrayView2<'_, T>, frame_number: u64) -> Frame {
+        let (h, w) = pixels.dim();
+        let mut f = self.alloc::<T>(w as u32, h as u32);
+        f.set_frame_number(frame_number);
+        f.view_mut::<T>()
+            .expect("fresh frame of the right dtype")
+            .assign(pixels);
+        f.into_frame()
+    }
+
+    /// A new zeroed frame of `T`.
+    pub fn alloc<T: Pixel>(&self, width: u32, height: u32) -> FrameMut {
+        let spec = FrameSpec {
+            dtype: T::DTYPE.to_abi(),
+            encoding: abi::ENCODING_RAW,
+            width,
+            height,
+            data_len: width as usize * height as usize * T::DTYPE.size_bytes(),
+        };
+        // SAFETY: a fresh unique reference from our own pool.
+        unsafe { FrameMut::from_raw(alloc_slot(&spec), &HOST) }
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        self.take_emitted();
+        // SAFETY: the instance came from create and is destroyed once.
+        unsafe { (self.desc.vtable.destroy)(self.instance) };
+    }
+}
+
+/// Checks what every plugin must do: a valid descriptor, a settings schema in which every
+/// setting is documented, and unknown settings refused with the key named.
+/// Panics with a message saying what is wrong.
+pub fn check_compliance(entry: EntryFn) {
+    let d = descriptor(entry);
+    assert_eq!(d.prefix.magic, abi::MAGIC, "descriptor magic");
+    assert_eq!(d.prefix.abi_major, abi::ABI_MAJOR, "ABI major");
+    assert!(
+        d.prefix.struct_size as usize >= std::mem::size_of::<PluginDescriptor>(),
+        "descriptor struct_size"
+    );
+    // SAFETY: descriptor strings are 'static.
+    let name = unsafe { d.name.as_str() };
+    assert!(
+        !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+        "plugin name {name:?} must be lower_snake_case"
+    );
+    // SAFETY: as above.
+    assert!(
+        !unsafe { d.description.as_str() }.is_empty(),
+        "plugin description is empty"
+    );
+    assert!(matches!(
+        d.kind,
+        abi::KIND_SOURCE | abi::KIND_FILTER | abi::KIND_SINK
+    ));
+
+    let mut schema = String::new();
+    // SAFETY: schema is a String we own for the call.
+    let status =
+        unsafe { (d.vtable.settings_schema)(&HOST, &mut schema as *mut String as *mut c_void) };
+    assert_eq!(status, abi::STATUS_OK, "settings_schema failed");
+    let schema: serde_json::Value = serde_json::from_str(&schema).expect("settings schema is JSON");
+    if let Some(props) = schema.get("properties").and_then(|p| p.as_object()) {
+        for (key, prop) in props {
+            let described = prop
+                .get("description")
+                .and_then(|d| d.as_str())
+                .is_some_and(|d| !d.is_empty());
+            assert!(
+                described,
+                "setting `{key}` of plugin {name} has no `///` doc"
+            );
+        }
+    }
+    let errors = Harness::validate(entry, serde_json::json!({"surely_not_a_setting": 1}))
+        .expect_err("an unknown setting must be refused (use #[serde(deny_unknown_fields)])");
+    assert!(
+        errors.iter().any(
+            |e| e.field == "surely_not_a_setting" || e.message.contains("surely_not_a_setting")
+        ),
+        "the error for an unknown setting must name it: {errors:?}"
+    );
+}
