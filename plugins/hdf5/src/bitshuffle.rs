@@ -188,6 +188,49 @@ pub fn decompress(chunk: &[u8], elem_size: usize, out: &mut [u8]) -> Result<(), 
     Ok(())
 }
 
+/// Bitshuffle without compression (`cd_values[4] = 0`): blocks of `block_elems` elements
+/// (0 = default) transformed in place of the chunk, the `n % 8` tail copied raw.
+/// `reverse` undoes the transform.
+pub fn transform_plain(
+    input: &[u8],
+    out: &mut [u8],
+    elem_size: usize,
+    block_elems: usize,
+    reverse: bool,
+) -> Result<(), CodecError> {
+    if elem_size == 0 || input.len() % elem_size != 0 || out.len() != input.len() {
+        return Err(CodecError::PartialElement {
+            len: input.len(),
+            elem_size,
+        });
+    }
+    let block_elems = if block_elems == 0 {
+        default_block_size(elem_size)
+    } else {
+        block_elems
+    };
+    if block_elems % BLOCKED_MULT != 0 {
+        return Err(CodecError::BadBlockSize(block_elems * elem_size));
+    }
+    let block_bytes = block_elems * elem_size;
+    let elems = input.len() / elem_size;
+    let full_bytes = elems / block_elems * block_bytes;
+    let total = full_bytes + elems % block_elems / BLOCKED_MULT * BLOCKED_MULT * elem_size;
+    let mut done = 0;
+    while done < total {
+        let len = block_bytes.min(total - done);
+        let (src, dst) = (&input[done..done + len], &mut out[done..done + len]);
+        if reverse {
+            unshuffle_block(src, dst, elem_size);
+        } else {
+            shuffle_block(src, dst, elem_size);
+        }
+        done += len;
+    }
+    out[done..].copy_from_slice(&input[done..]);
+    Ok(())
+}
+
 fn read_be_u32(buf: &[u8], at: usize) -> Result<u32, CodecError> {
     let b = buf.get(at..at + 4).ok_or(CodecError::Truncated { at })?;
     Ok(u32::from_be_bytes(b.try_into().expect("4 bytes")))

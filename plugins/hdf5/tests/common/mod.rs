@@ -1,0 +1,129 @@
+//! Shared helpers of the hdf5 plugin's tests: deterministic test frames, a direct writer
+//! driver, and the reference reader (h5py + hdf5plugin in the project's virtualenv).
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use daqflow_plugin_hdf5::config::Compression;
+use daqflow_plugin_hdf5::sink::{Encoded, Encoder};
+use daqflow_plugin_hdf5::writer::{ElemType, FileOptions, FrameFormat, RunWriter};
+use daqflow_sdk::Encoding;
+
+/// The reference reader. Missing is a failure, never a skip: run `scripts/setup.sh`.
+pub fn python() -> PathBuf {
+    let p = std::env::var_os("DAQFLOW_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python"));
+    let ok = Command::new(&p)
+        .args(["-c", "import h5py, hdf5plugin, numpy"])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(
+        ok,
+        "{} with h5py + hdf5plugin + numpy is needed by these tests: run scripts/setup.sh \
+         (or set DAQFLOW_PYTHON)",
+        p.display()
+    );
+    p
+}
+
+/// Runs a Python script (h5py + hdf5plugin imported) with `args`; panics with its output
+/// on failure; returns stdout.
+pub fn run_python(script: &str, args: &[&str]) -> String {
+    let full = format!("import sys, json, numpy as np, h5py, hdf5plugin\n{script}");
+    let out = Command::new(python())
+        .arg("-c")
+        .arg(full)
+        .args(args)
+        .current_dir(std::env::temp_dir())
+        .output()
+        .expect("run python");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "python failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// Frame `n` of a test series: photon-counting-like (mostly small counts, a few hot
+/// pixels), so that compression has something to do, and different for every frame.
+pub fn frame_bytes(elem: ElemType, height: u32, width: u32, n: u64) -> Vec<u8> {
+    let count = (height * width) as usize;
+    let mut s = 0x9E37_79B9_7F4A_7C15u64 ^ (n.wrapping_mul(0x1234_5678_9ABC_DEF1));
+    let mut next = move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        s
+    };
+    let mut out = Vec::with_capacity(count * elem.size());
+    for _ in 0..count {
+        let r = next();
+        let v = if r % 97 == 0 { r >> 40 } else { (r >> 60) % 4 };
+        match elem {
+            ElemType::U8 => out.push(v as u8),
+            ElemType::U16 => out.extend_from_slice(&(v as u16).to_le_bytes()),
+            ElemType::U32 => out.extend_from_slice(&(v as u32).to_le_bytes()),
+            ElemType::F32 => out.extend_from_slice(&(v as f32 * 0.5 - 0.25).to_le_bytes()),
+        }
+    }
+    out
+}
+
+pub fn elem_name(elem: ElemType) -> &'static str {
+    match elem {
+        ElemType::U8 => "uint8",
+        ElemType::U16 => "uint16",
+        ElemType::U32 => "uint32",
+        ElemType::F32 => "float32",
+    }
+}
+
+pub const ELEMS: [ElemType; 4] = [ElemType::U8, ElemType::U16, ElemType::U32, ElemType::F32];
+pub const COMPRESSIONS: [Compression; 3] =
+    [Compression::None, Compression::Lz4, Compression::Bslz4];
+
+pub fn options(swmr: bool, flush_every: u64) -> FileOptions {
+    FileOptions {
+        swmr,
+        flush_every,
+        overwrite: false,
+        dataset: "/entry/instrument/detector/data".into(),
+        settings_json: r#"{"path": "test"}"#.into(),
+        run_id: "test-run".into(),
+    }
+}
+
+/// Encodes and appends frames `range` of the test series; returns all raw bytes appended.
+pub fn append_frames(
+    w: &mut RunWriter,
+    format: &FrameFormat,
+    range: std::ops::Range<u64>,
+) -> Vec<u8> {
+    let mut enc = Encoder::default();
+    let mut buf = Vec::new();
+    let mut all = Vec::new();
+    for n in range {
+        let raw = frame_bytes(format.elem, format.height, format.width, n);
+        let chunk: &[u8] = match enc.encode(format, Encoding::Raw, &raw, &mut buf).unwrap() {
+            Encoded::AsIs => &raw,
+            Encoded::Buffer(len) => &buf[..len],
+        };
+        w.append(format, n, 1_000_000_000 * n + 7, chunk).unwrap();
+        all.extend_from_slice(&raw);
+    }
+    all
+}
+
+/// Writes a whole file of `frames` frames; returns the raw bytes of all frames.
+pub fn write_file(path: &Path, format: &FrameFormat, frames: u64, frames_per_file: u64) -> Vec<u8> {
+    let mut w = RunWriter::create(path.to_owned(), frames_per_file, options(false, 0)).unwrap();
+    let all = append_frames(&mut w, format, 0..frames);
+    assert_eq!(w.finish().unwrap(), frames);
+    all
+}
