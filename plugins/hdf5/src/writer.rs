@@ -158,15 +158,26 @@ fn describe(e: &hdf5::Error) -> String {
     let Some(stack) = e.stack() else {
         return e.to_string();
     };
-    let frames: Vec<String> = stack
+    let descs: Vec<String> = stack
         .iter()
-        .map(|f| f.detail().unwrap_or_else(|| f.desc().to_owned()))
+        .map(|f| os_error(f.desc()).unwrap_or_else(|| f.desc().to_owned()))
         .collect();
-    match (frames.first(), frames.last()) {
+    match (descs.first(), descs.last()) {
         (Some(first), Some(last)) if first != last => format!("{first}: {last}"),
         (Some(first), _) => first.clone(),
         _ => e.to_string(),
     }
+}
+
+/// `… errno = 28, error message = 'No space left on device', …` → the OS message.
+fn os_error(desc: &str) -> Option<String> {
+    let start = desc.find("error message = '")? + "error message = '".len();
+    let len = desc[start..].find('\'')?;
+    let errno = desc
+        .find("errno = ")
+        .and_then(|i| desc[i + 8..].split(|c: char| !c.is_ascii_digit()).next())
+        .unwrap_or("?");
+    Some(format!("{} (errno {errno})", &desc[start..start + len]))
 }
 
 fn hdf5_err(path: &Path, op: impl Into<String>) -> impl FnOnce(hdf5::Error) -> WriteError {
@@ -449,7 +460,9 @@ fn create_file(path: &Path, swmr: bool, overwrite: bool) -> Result<File, WriteEr
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
-        let reason = if !dir.is_dir() {
+        let reason = if dir.exists() && !dir.is_dir() {
+            format!("{} is not a directory", dir.display())
+        } else if !dir.exists() {
             format!("directory {} does not exist", dir.display())
         } else if path.exists() && !overwrite {
             "the file exists; set `overwrite = true` to replace it".to_owned()

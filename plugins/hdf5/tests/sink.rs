@@ -1,0 +1,151 @@
+//! The sink through its real C ABI (the SDK's harness): settings validation, ordered
+//! multi-threaded compression, counters, errors at start and mid-run.
+
+mod common;
+
+use common::*;
+use daqflow_plugin_hdf5::daqflow_plugin_entry;
+use daqflow_sdk::testing::{Harness, check_compliance};
+use serde_json::json;
+
+#[test]
+fn plugin_passes_the_sdk_compliance_check() {
+    check_compliance(daqflow_plugin_entry);
+}
+
+#[test]
+fn bad_settings_are_refused_naming_each_field() {
+    let errors = Harness::validate(
+        daqflow_plugin_entry,
+        json!({"path": "x_{bogus}.h5", "dataset": "data", "swmr": true, "flush_every_frames": 0}),
+    )
+    .unwrap_err();
+    let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+    assert!(
+        fields.contains(&"path") && fields.contains(&"dataset"),
+        "{errors:?}"
+    );
+    assert!(fields.contains(&"flush_every_frames"), "{errors:?}");
+    assert!(
+        Harness::validate(
+            daqflow_plugin_entry,
+            json!({"path": "x.h5", "compresion": "lz4"})
+        )
+        .is_err()
+    );
+    assert!(
+        Harness::validate(
+            daqflow_plugin_entry,
+            json!({"path": "x.h5", "compression": "zstd"})
+        )
+        .is_err()
+    );
+    assert!(Harness::validate(daqflow_plugin_entry, json!({"path": "x.h5"})).is_ok());
+}
+
+/// Frames pushed through 3 compression threads land in order, bit-exact, for every
+/// compression and a few dtypes; counters match.
+#[test]
+fn frames_pushed_through_the_abi_land_in_order_and_bit_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut checks = Vec::new();
+    for compression in ["none", "lz4", "bslz4"] {
+        let path = dir
+            .path()
+            .join(format!("{compression}_{{node}}_{{run}}.h5"));
+        let mut h = Harness::new(
+            daqflow_plugin_entry,
+            json!({"path": path, "compression": compression, "compression_threads": 3,
+                   "run_id": "r7", "max_frames_in_flight": 4}),
+        )
+        .unwrap();
+        h.start().unwrap();
+        let mut expected: Vec<u8> = Vec::new();
+        for n in 0..24u64 {
+            // Some frames compress much faster than others: order must still hold.
+            let v = ndarray::Array2::from_shape_fn((64, 96), |(y, x)| {
+                if n % 3 == 0 {
+                    ((x * 7 + y * 13) as u64 * (n + 1) % 65_521) as u16
+                } else {
+                    ((x + y) as u64 % (n + 2)) as u16
+                }
+            });
+            expected.extend(v.iter().flat_map(|p| p.to_le_bytes()));
+            h.push(h.frame_from(&v.view(), 1000 + n)).unwrap();
+        }
+        h.stop().unwrap();
+        assert_eq!(h.counter("frames_written"), Some(24));
+        assert_eq!(h.counter("frames_lost"), Some(0));
+        let file = dir.path().join(format!("{compression}_node_r7.h5"));
+        let bin = dir.path().join(format!("{compression}.bin"));
+        std::fs::write(&bin, &expected).unwrap();
+        checks.push(json!([file, bin]));
+    }
+    let out = run_python(
+        r#"
+for h5, bin in json.loads(sys.argv[1]):
+    exp = np.fromfile(bin, dtype="uint16").reshape(24, 64, 96)
+    with h5py.File(h5, "r") as f:
+        assert (f["entry/data/data"][()] == exp).all(), h5
+        assert list(f["entry/instrument/detector/frame_number"][()]) == list(range(1000, 1024))
+        assert int(f["entry/frame_count"][()]) == 24
+print("ok")
+"#,
+        &[&serde_json::to_string(&checks).unwrap()],
+    );
+    assert_eq!(out.trim(), "ok");
+}
+
+#[test]
+fn start_refuses_an_existing_file_and_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("taken.h5");
+    std::fs::write(&path, b"keep").unwrap();
+    let mut h = Harness::new(daqflow_plugin_entry, json!({"path": path})).unwrap();
+    let e = h.start().unwrap_err();
+    assert!(
+        e.contains(path.to_str().unwrap()) && e.contains("overwrite"),
+        "{e}"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), b"keep");
+}
+
+#[test]
+fn a_new_shape_mid_run_is_an_error_naming_the_frame_and_the_file_stays_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shape.h5");
+    let mut h = Harness::new(
+        daqflow_plugin_entry,
+        json!({"path": path, "compression": "bslz4"}),
+    )
+    .unwrap();
+    h.start().unwrap();
+    for n in 0..3 {
+        h.push(h.frame_from(&ndarray::Array2::<u32>::zeros((8, 8)).view(), n))
+            .unwrap();
+    }
+    let e = h
+        .push(h.frame_from(&ndarray::Array2::<u32>::zeros((8, 9)).view(), 3))
+        .unwrap_err();
+    assert!(
+        e.contains("frame 3") && e.contains(path.to_str().unwrap()),
+        "{e}"
+    );
+    let e = h
+        .push(h.frame_from(&ndarray::Array2::<f32>::zeros((8, 8)).view(), 4))
+        .unwrap_err();
+    assert!(
+        e.contains("frame 3"),
+        "the first error stays the run's error: {e}"
+    );
+    h.stop().unwrap();
+    assert_eq!(h.counter("frames_written"), Some(3));
+    let out = run_python(
+        r#"
+with h5py.File(sys.argv[1], "r") as f:
+    print(f["entry/data/data"].shape, f["entry/data/data"].dtype)
+"#,
+        &[path.to_str().unwrap()],
+    );
+    assert_eq!(out.trim(), "(3, 8, 8) uint32");
+}
