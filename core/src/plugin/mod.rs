@@ -1,0 +1,442 @@
+//! Finding and loading plugin libraries: the search path, `dlopen` through libloading,
+//! the ABI handshake (magic and ABI version read from the descriptor's fixed prefix before
+//! any plugin function is called), and the registry `run`, `validate` and `plugins` use.
+//!
+//! Libraries are never unloaded: frames, threads and thread-locals of a plugin may outlive
+//! any point where unloading would look safe.
+
+mod schema;
+
+use std::collections::BTreeMap;
+use std::ffi::c_void;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use daqflow_sdk::abi::{self, AbiPrefix, PluginDescriptor, RStr};
+use serde::Serialize;
+use thiserror::Error;
+
+pub use schema::{SettingDoc, describe_settings};
+
+use crate::config::NodeKind;
+
+/// Why a library could not be used as a plugin. Each names the file and the fix.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum LoadError {
+    /// dlopen failed.
+    #[error("{path}: cannot load as a shared library: {detail}")]
+    NotLoadable {
+        /// The file.
+        path: PathBuf,
+        /// dlerror() text.
+        detail: String,
+    },
+    /// A library without the entry symbol.
+    #[error(
+        "{path}: not a daqflow plugin: it does not export `{}` (a plugin exports it with \
+         daqflow_sdk::export_plugin!)",
+        abi::ENTRY_SYMBOL
+    )]
+    MissingSymbol {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The descriptor does not start with the magic.
+    #[error(
+        "{path}: `{}` does not return a daqflow plugin descriptor (bad magic {magic:#018x}); \
+         the library is not a daqflow plugin or is corrupt",
+        abi::ENTRY_SYMBOL
+    )]
+    BadMagic {
+        /// The file.
+        path: PathBuf,
+        /// What was found.
+        magic: u64,
+    },
+    /// ABI version mismatch.
+    #[error(
+        "{path}: plugin ABI {plugin_major}.{plugin_minor} is not supported by this daqflow \
+         (ABI {core_major}.{core_minor}); rebuild the plugin against daqflow-sdk {sdk} \
+         (ABI {core_major}.x), or use a daqflow release with ABI {plugin_major}"
+    )]
+    AbiMismatch {
+        /// The file.
+        path: PathBuf,
+        /// The plugin's ABI major.
+        plugin_major: u32,
+        /// The plugin's ABI minor.
+        plugin_minor: u32,
+        /// Ours.
+        core_major: u32,
+        /// Ours.
+        core_minor: u32,
+        /// SDK version to rebuild with.
+        sdk: &'static str,
+    },
+    /// The descriptor has values this core cannot interpret.
+    #[error("{path}: invalid plugin descriptor: {what}")]
+    BadDescriptor {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        what: String,
+    },
+}
+
+/// Which plugin kind a descriptor declares.
+pub fn kind_of(code: u32) -> Option<NodeKind> {
+    match code {
+        abi::KIND_SOURCE => Some(NodeKind::Source),
+        abi::KIND_FILTER => Some(NodeKind::Filter),
+        abi::KIND_SINK => Some(NodeKind::Sink),
+        _ => None,
+    }
+}
+
+/// What a plugin needs from its input lane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InputRequirement {
+    /// Any lane.
+    Any,
+    /// Lossless only.
+    Lossless,
+    /// Defaults to `latest`.
+    PrefersLatest,
+}
+
+/// A loaded plugin library.
+#[derive(Clone)]
+pub struct Plugin {
+    /// The library file.
+    pub path: PathBuf,
+    /// Its name (`plugin = "..."`).
+    pub name: String,
+    /// Source, filter or sink.
+    pub kind: NodeKind,
+    /// The plugin's version.
+    pub version: String,
+    /// One-line description.
+    pub description: String,
+    /// SDK it was built with.
+    pub sdk_version: String,
+    /// (major, minor).
+    pub abi: (u32, u32),
+    /// Input lane requirement.
+    pub input: InputRequirement,
+    /// Built with `panic = "abort"`: its panics end the process.
+    pub panic_abort: bool,
+    pub(crate) desc: &'static PluginDescriptor,
+}
+
+impl fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Plugin")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+unsafe fn rstr(s: RStr) -> String {
+    // SAFETY: descriptor strings are 'static in the (never unloaded) library.
+    unsafe { s.as_str() }.into_owned()
+}
+
+impl Plugin {
+    /// Loads the library at `path` and checks its descriptor.
+    pub fn load(path: &Path) -> Result<Plugin, LoadError> {
+        let path = path.to_path_buf();
+        // SAFETY: loading a library runs its initialisers; that is what loading a plugin
+        // means. Plugins are trusted code chosen by the user.
+        let lib = unsafe { libloading::Library::new(&path) }.map_err(|e| LoadError::NotLoadable {
+            path: path.clone(),
+            detail: dl_detail(&e),
+        })?;
+        // Never unloaded (see module docs).
+        let lib: &'static libloading::Library = Box::leak(Box::new(lib));
+        // SAFETY: the symbol type is the documented entry signature.
+        let entry: abi::EntryFn = match unsafe { lib.get::<abi::EntryFn>(abi::ENTRY_SYMBOL.as_bytes()) } {
+            Ok(sym) => *sym,
+            Err(_) => return Err(LoadError::MissingSymbol { path }),
+        };
+        // SAFETY: the entry returns a pointer to static data (checked below before use).
+        let ptr = unsafe { entry() };
+        if ptr.is_null() {
+            return Err(LoadError::BadDescriptor {
+                path,
+                what: "the entry point returned a null descriptor".into(),
+            });
+        }
+        // Only the fixed-size prefix is read before the versions are known to match.
+        // SAFETY: every descriptor of every ABI starts with an AbiPrefix.
+        let prefix: AbiPrefix = unsafe { std::ptr::read_unaligned(ptr as *const AbiPrefix) };
+        if prefix.magic != abi::MAGIC {
+            return Err(LoadError::BadMagic {
+                path,
+                magic: prefix.magic,
+            });
+        }
+        if prefix.abi_major != abi::ABI_MAJOR || prefix.abi_minor > abi::ABI_MINOR {
+            return Err(LoadError::AbiMismatch {
+                path,
+                plugin_major: prefix.abi_major,
+                plugin_minor: prefix.abi_minor,
+                core_major: abi::ABI_MAJOR,
+                core_minor: abi::ABI_MINOR,
+                sdk: daqflow_sdk::export::SDK_VERSION,
+            });
+        }
+        if (prefix.struct_size as usize) < std::mem::size_of::<PluginDescriptor>() {
+            return Err(LoadError::BadDescriptor {
+                path,
+                what: format!(
+                    "descriptor is {} bytes, ABI {}.{} needs {}",
+                    prefix.struct_size,
+                    abi::ABI_MAJOR,
+                    abi::ABI_MINOR,
+                    std::mem::size_of::<PluginDescriptor>()
+                ),
+            });
+        }
+        if (ptr as usize) % std::mem::align_of::<PluginDescriptor>() != 0 {
+            return Err(LoadError::BadDescriptor {
+                path,
+                what: "descriptor is misaligned".into(),
+            });
+        }
+        // SAFETY: magic, version and size match: this is a PluginDescriptor of our ABI.
+        let desc: &'static PluginDescriptor = unsafe { &*ptr };
+        let kind = kind_of(desc.kind).ok_or_else(|| LoadError::BadDescriptor {
+            path: path.clone(),
+            what: format!("unknown plugin kind code {}", desc.kind),
+        })?;
+        let input = match desc.input_lane {
+            abi::INPUT_ANY => InputRequirement::Any,
+            abi::INPUT_LOSSLESS => InputRequirement::Lossless,
+            abi::INPUT_PREFERS_LATEST => InputRequirement::PrefersLatest,
+            other => {
+                return Err(LoadError::BadDescriptor {
+                    path,
+                    what: format!("unknown input lane code {other}"),
+                });
+            }
+        };
+        let has_entry = match kind {
+            NodeKind::Source => desc.vtable.next.is_some(),
+            NodeKind::Filter | NodeKind::Sink => desc.vtable.push.is_some(),
+        };
+        if !has_entry {
+            return Err(LoadError::BadDescriptor {
+                path,
+                what: format!("a {kind} plugin without its {} function", if kind == NodeKind::Source { "next" } else { "push" }),
+            });
+        }
+        // SAFETY: descriptor strings are 'static.
+        let name = unsafe { rstr(desc.name) };
+        if name.is_empty() {
+            return Err(LoadError::BadDescriptor {
+                path,
+                what: "empty plugin name".into(),
+            });
+        }
+        Ok(Plugin {
+            path,
+            name,
+            kind,
+            // SAFETY: as above.
+            version: unsafe { rstr(desc.version) },
+            // SAFETY: as above.
+            description: unsafe { rstr(desc.description) },
+            // SAFETY: as above.
+            sdk_version: unsafe { rstr(desc.sdk_version) },
+            abi: (prefix.abi_major, prefix.abi_minor),
+            input,
+            panic_abort: desc.flags & abi::FLAG_PANIC_ABORT != 0,
+            desc,
+        })
+    }
+
+    /// The settings JSON Schema the plugin exports.
+    pub fn settings_schema(&self) -> Result<serde_json::Value, String> {
+        let mut text = String::new();
+        // SAFETY: the host text sink appends into `text`, which outlives the call.
+        let status = unsafe {
+            (self.desc.vtable.settings_schema)(
+                &crate::runtime::host::HOST_API,
+                &mut text as *mut String as *mut c_void,
+            )
+        };
+        if status != abi::STATUS_OK {
+            return Err(format!("plugin `{}` failed to describe its settings", self.name));
+        }
+        serde_json::from_str(&text).map_err(|e| format!("plugin `{}` settings schema is not JSON: {e}", self.name))
+    }
+
+    /// Checks `settings` without creating anything; each problem names its field.
+    pub fn validate_settings(&self, settings: &serde_json::Map<String, serde_json::Value>) -> Vec<(String, String)> {
+        let json = serde_json::Value::Object(settings.clone()).to_string();
+        let mut errors = crate::runtime::host::ErrorSink::default();
+        // SAFETY: json and errors outlive the call.
+        let status = unsafe {
+            (self.desc.vtable.validate_settings)(
+                &crate::runtime::host::HOST_API,
+                RStr::new(&json),
+                errors.as_ptr(),
+            )
+        };
+        let mut list = errors.take();
+        if status != abi::STATUS_OK && list.is_empty() {
+            list.push((String::new(), format!("settings refused (status {status})")));
+        }
+        list
+    }
+}
+
+fn dl_detail(e: &libloading::Error) -> String {
+    // libloading's Display is vague ("DlOpen { desc: ... }"); the source carries dlerror().
+    let mut s = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(inner) = src {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        src = inner.source();
+    }
+    s
+}
+
+/// Where plugins are looked for, in priority order, with where each directory came from.
+#[derive(Debug, Clone, Default)]
+pub struct SearchPath {
+    /// (directory, origin) pairs.
+    pub dirs: Vec<(PathBuf, String)>,
+}
+
+impl SearchPath {
+    /// `--plugin-path` dirs, then `DAQFLOW_PLUGIN_PATH`, then the pipeline file's
+    /// `plugin_path` (relative to `base`), then the directory of the executable.
+    pub fn new(cli: &[PathBuf], file_dirs: &[PathBuf], base: Option<&Path>) -> SearchPath {
+        let mut sp = SearchPath::default();
+        for d in cli {
+            sp.push(d.clone(), "--plugin-path");
+        }
+        if let Some(env) = std::env::var_os("DAQFLOW_PLUGIN_PATH") {
+            for d in std::env::split_paths(&env) {
+                if !d.as_os_str().is_empty() {
+                    sp.push(d, "DAQFLOW_PLUGIN_PATH");
+                }
+            }
+        }
+        for d in file_dirs {
+            let d = match base {
+                Some(b) if d.is_relative() => b.join(d),
+                _ => d.clone(),
+            };
+            sp.push(d, "pipeline plugin_path");
+        }
+        if let Some(dir) = std::env::current_exe().ok().and_then(|p| p.parent().map(Path::to_path_buf)) {
+            sp.push(dir.clone(), "next to the daqflow executable");
+            // An installed layout: bin/daqflow with lib/daqflow/*.so.
+            sp.push(dir.join("../lib/daqflow"), "next to the daqflow executable");
+        }
+        sp
+    }
+
+    fn push(&mut self, dir: PathBuf, origin: &str) {
+        if !self.dirs.iter().any(|(d, _)| d == &dir) {
+            self.dirs.push((dir, origin.to_string()));
+        }
+    }
+}
+
+/// True for file names the scanner treats as plugin candidates:
+/// `libdaqflow_plugin_*.so` (or `.dylib`, `daqflow_plugin_*.dll`).
+pub fn is_candidate(file_name: &str) -> bool {
+    let stem = file_name.strip_prefix("lib").unwrap_or(file_name);
+    stem.starts_with("daqflow_plugin_")
+        && (file_name.ends_with(".so") || file_name.ends_with(".dylib") || file_name.ends_with(".dll"))
+}
+
+/// Every plugin found on a search path, and the candidates that failed to load.
+#[derive(Debug, Default)]
+pub struct Registry {
+    /// Loaded plugins by name (first found wins).
+    pub plugins: BTreeMap<String, Plugin>,
+    /// Same-named plugins shadowed by an earlier directory.
+    pub shadowed: Vec<Plugin>,
+    /// Candidate files that are not valid plugins.
+    pub errors: Vec<LoadError>,
+    /// The directories searched.
+    pub search: SearchPath,
+}
+
+impl Registry {
+    /// Scans every directory of `search`.
+    pub fn scan(search: SearchPath) -> Registry {
+        let mut reg = Registry {
+            search,
+            ..Registry::default()
+        };
+        for (dir, _) in reg.search.dirs.clone() {
+            let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+            let mut files: Vec<PathBuf> = entries
+                .filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(is_candidate))
+                .collect();
+            files.sort();
+            for f in files {
+                match Plugin::load(&f) {
+                    Ok(p) => {
+                        if reg.plugins.contains_key(&p.name) {
+                            reg.shadowed.push(p);
+                        } else {
+                            reg.plugins.insert(p.name.clone(), p);
+                        }
+                    }
+                    Err(e) => reg.errors.push(e),
+                }
+            }
+        }
+        reg
+    }
+
+    /// Resolves a node's `plugin = "..."`: a path (contains `/` or ends in a library
+    /// extension; relative to `base`) is loaded directly, a name is looked up.
+    pub fn resolve(&self, spec: &str, base: &Path) -> Result<Plugin, String> {
+        if spec.contains('/') || spec.ends_with(".so") || spec.ends_with(".dylib") || spec.ends_with(".dll") {
+            let p = Path::new(spec);
+            let p = if p.is_relative() { base.join(p) } else { p.to_path_buf() };
+            if !p.exists() {
+                return Err(format!("plugin library `{}` does not exist", p.display()));
+            }
+            return Plugin::load(&p).map_err(|e| e.to_string());
+        }
+        if let Some(p) = self.plugins.get(spec) {
+            return Ok(p.clone());
+        }
+        let names: Vec<&str> = self.plugins.keys().map(String::as_str).collect();
+        let mut msg = format!("unknown plugin `{spec}`");
+        if let Some(g) = crate::config::closest(spec, &names) {
+            msg.push_str(&format!(" (did you mean `{g}`?)"));
+        }
+        if names.is_empty() {
+            msg.push_str("; no plugins were found on the search path: ");
+            msg.push_str(&self.search_description());
+        } else {
+            msg.push_str(&format!("; plugins found: {}", names.join(", ")));
+        }
+        Err(msg)
+    }
+
+    /// The searched directories, for messages.
+    pub fn search_description(&self) -> String {
+        self.search
+            .dirs
+            .iter()
+            .map(|(d, o)| format!("{} ({o})", d.display()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}

@@ -1,0 +1,224 @@
+//! Lanes between nodes: bounded crossbeam channels carrying frame references, with the
+//! lane's policy applied on the sending side — `block` waits (lossless back-pressure),
+//! `drop_newest` discards the new frame, `drop_oldest`/`latest` evict the oldest queued
+//! frame. Every drop is counted; nothing is ever dropped silently.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Select, SendTimeoutError, Sender, TrySendError};
+
+use super::host::Shared;
+use super::pool::FrameRef;
+use crate::config::{QueuePolicy, WhenFull};
+
+/// How often blocked senders and receivers look at the abort flag.
+const POLL: Duration = Duration::from_millis(50);
+
+/// Counters of one lane.
+#[derive(Default, Debug)]
+pub struct EdgeStats {
+    /// Frames put in the queue.
+    pub sent: AtomicU64,
+    /// Frames taken out by the consumer.
+    pub received: AtomicU64,
+    /// Frames discarded by the lane's policy.
+    pub dropped: AtomicU64,
+    /// Frames lost because the run aborted or the consumer was gone.
+    pub lost: AtomicU64,
+}
+
+/// Sending end of a lane.
+pub struct EdgeTx {
+    tx: Sender<FrameRef>,
+    /// The producer's handle on the queue, to evict the oldest frame.
+    evict: Option<Receiver<FrameRef>>,
+    policy: QueuePolicy,
+    /// Counters.
+    pub stats: Arc<EdgeStats>,
+}
+
+/// Receiving end of a lane.
+pub struct EdgeRx {
+    /// The queue.
+    pub rx: Receiver<FrameRef>,
+    /// Counters.
+    pub stats: Arc<EdgeStats>,
+}
+
+/// A new lane with `policy`.
+pub fn lane(policy: QueuePolicy) -> (EdgeTx, EdgeRx) {
+    let (tx, rx) = crossbeam_channel::bounded(policy.capacity.max(1));
+    let stats = Arc::new(EdgeStats::default());
+    let evict = (policy.when_full == WhenFull::DropOldest).then(|| rx.clone());
+    (
+        EdgeTx {
+            tx,
+            evict,
+            policy,
+            stats: stats.clone(),
+        },
+        EdgeRx { rx, stats },
+    )
+}
+
+/// The send failed because the run is aborting (the frame was counted as lost).
+#[derive(Debug)]
+pub struct Aborted;
+
+impl EdgeTx {
+    /// Frames queued now.
+    pub fn len(&self) -> usize {
+        self.tx.len()
+    }
+
+    /// True when nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.tx.is_empty()
+    }
+
+    /// Sends one frame reference according to the lane's policy.
+    pub fn send(&self, frame: FrameRef, shared: &Shared) -> Result<(), Aborted> {
+        let s = &self.stats;
+        match self.policy.when_full {
+            WhenFull::Block => {
+                let mut frame = match self.tx.try_send(frame) {
+                    Ok(()) => {
+                        s.sent.fetch_add(1, Ordering::Relaxed);
+                        return Ok(());
+                    }
+                    Err(TrySendError::Full(f)) => f,
+                    Err(TrySendError::Disconnected(_)) => {
+                        s.lost.fetch_add(1, Ordering::Relaxed);
+                        return Ok(());
+                    }
+                };
+                loop {
+                    if shared.aborting() {
+                        s.lost.fetch_add(1, Ordering::Relaxed);
+                        return Err(Aborted);
+                    }
+                    match self.tx.send_timeout(frame, POLL) {
+                        Ok(()) => {
+                            s.sent.fetch_add(1, Ordering::Relaxed);
+                            return Ok(());
+                        }
+                        Err(SendTimeoutError::Timeout(f)) => frame = f,
+                        Err(SendTimeoutError::Disconnected(_)) => {
+                            s.lost.fetch_add(1, Ordering::Relaxed);
+                            return Ok(());
+                        }
+                    }
+                }
+            }
+            WhenFull::DropNewest => {
+                match self.tx.try_send(frame) {
+                    Ok(()) => s.sent.fetch_add(1, Ordering::Relaxed),
+                    Err(TrySendError::Full(_)) => s.dropped.fetch_add(1, Ordering::Relaxed),
+                    Err(TrySendError::Disconnected(_)) => s.lost.fetch_add(1, Ordering::Relaxed),
+                };
+                Ok(())
+            }
+            WhenFull::DropOldest => {
+                let mut frame = frame;
+                loop {
+                    match self.tx.try_send(frame) {
+                        Ok(()) => {
+                            s.sent.fetch_add(1, Ordering::Relaxed);
+                            return Ok(());
+                        }
+                        Err(TrySendError::Full(f)) => {
+                            frame = f;
+                            if let Some(old) = self.evict.as_ref().and_then(|r| r.try_recv().ok()) {
+                                // Counted as sent when queued, now dropped instead of received.
+                                s.dropped.fetch_add(1, Ordering::Relaxed);
+                                drop(old);
+                            }
+                        }
+                        Err(TrySendError::Disconnected(_)) => {
+                            s.lost.fetch_add(1, Ordering::Relaxed);
+                            return Ok(());
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// What [`Inputs::recv`] got.
+pub enum Recv {
+    /// A frame from input lane `usize`.
+    Frame(FrameRef),
+    /// Nothing yet (poll timeout): check flags and call again.
+    Idle,
+    /// Every input lane is closed and empty.
+    End,
+}
+
+/// All input lanes of a node.
+pub struct Inputs {
+    lanes: Vec<EdgeRx>,
+}
+
+impl Inputs {
+    /// Wraps a node's input lanes.
+    pub fn new(lanes: Vec<EdgeRx>) -> Inputs {
+        Inputs { lanes }
+    }
+
+    /// Waits up to the poll interval for a frame from any input.
+    pub fn recv(&mut self) -> Recv {
+        loop {
+            match self.lanes.len() {
+                0 => return Recv::End,
+                1 => {
+                    return match self.lanes[0].rx.recv_timeout(POLL) {
+                        Ok(f) => {
+                            self.lanes[0].stats.received.fetch_add(1, Ordering::Relaxed);
+                            Recv::Frame(f)
+                        }
+                        Err(RecvTimeoutError::Timeout) => Recv::Idle,
+                        Err(RecvTimeoutError::Disconnected) => {
+                            self.lanes.clear();
+                            Recv::End
+                        }
+                    };
+                }
+                _ => {
+                    let mut sel = Select::new();
+                    for l in &self.lanes {
+                        sel.recv(&l.rx);
+                    }
+                    let Ok(op) = sel.select_timeout(POLL) else {
+                        return Recv::Idle;
+                    };
+                    let i = op.index();
+                    match op.recv(&self.lanes[i].rx) {
+                        Ok(f) => {
+                            self.lanes[i].stats.received.fetch_add(1, Ordering::Relaxed);
+                            return Recv::Frame(f);
+                        }
+                        Err(_) => {
+                            self.lanes.remove(i);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Empties every lane without handling the frames (abort): returns how many.
+    pub fn discard_all(&mut self) -> u64 {
+        let mut n = 0;
+        for l in &self.lanes {
+            while let Ok(f) = l.rx.try_recv() {
+                drop(f);
+                l.stats.lost.fetch_add(1, Ordering::Relaxed);
+                n += 1;
+            }
+        }
+        n
+    }
+}

@@ -1,0 +1,132 @@
+//! `validate`: everything that can be checked before a run, all at once — the file, the
+//! plugins it names (found, right kind), each plugin's own settings, and the graph.
+
+use std::path::{Path, PathBuf};
+
+use crate::config::{self, PipelineFile};
+use crate::diag::Diagnostic;
+use crate::graph::{self, Graph};
+use crate::plugin::{self, Plugin, Registry, SearchPath};
+
+/// A pipeline that passed every check, with its plugins loaded.
+#[derive(Debug)]
+pub struct Validated {
+    /// The file.
+    pub file: PipelineFile,
+    /// The plugin of each node (same index as `file.nodes`).
+    pub plugins: Vec<Plugin>,
+    /// The graph.
+    pub graph: Graph,
+}
+
+/// Loads and checks the pipeline at `path`, looking for plugins in `plugin_dirs` first.
+pub fn validate(path: &Path, plugin_dirs: &[PathBuf]) -> Result<Validated, Vec<Diagnostic>> {
+    let (file, mut diags) = config::load(path);
+    let Some(file) = file else { return Err(diags) };
+    let base = file.base_dir();
+    let search = SearchPath::new(plugin_dirs, &file.pipeline.plugin_path, Some(&base));
+    let registry = Registry::scan(search);
+    for e in &registry.errors {
+        log::debug!("skipped a library on the plugin path: {e}");
+    }
+
+    let mut plugins: Vec<Option<Plugin>> = Vec::with_capacity(file.nodes.len());
+    for node in &file.nodes {
+        if node.plugin.is_empty() {
+            plugins.push(None);
+            continue;
+        }
+        let plugin_line = Some(node.line_of("plugin"));
+        let p = match registry.resolve(&node.plugin, &base) {
+            Ok(p) => p,
+            Err(msg) => {
+                diags.push(
+                    Diagnostic::new(&file.path, msg)
+                        .line(plugin_line)
+                        .node(&node.name)
+                        .help("run `daqflow plugins` to list plugins; add directories with --plugin-path, DAQFLOW_PLUGIN_PATH or [pipeline] plugin_path"),
+                );
+                plugins.push(None);
+                continue;
+            }
+        };
+        if p.kind != node.kind {
+            let same: Vec<&str> = registry
+                .plugins
+                .values()
+                .filter(|q| q.kind == node.kind)
+                .map(|q| q.name.as_str())
+                .collect();
+            diags.push(
+                Diagnostic::new(
+                    &file.path,
+                    format!(
+                        "plugin `{}` is a {}, but the node is declared under [{}]",
+                        p.name,
+                        p.kind,
+                        node.kind.section()
+                    ),
+                )
+                .line(plugin_line)
+                .node(&node.name)
+                .help(format!(
+                    "declare it as [{}.{}], or use a {} plugin{}",
+                    p.kind.section(),
+                    node.name,
+                    node.kind,
+                    if same.is_empty() { String::new() } else { format!(": {}", same.join(", ")) }
+                )),
+            );
+            plugins.push(None);
+            continue;
+        }
+        if p.panic_abort {
+            log::warn!(
+                "node `{}`: plugin {} was built with panic = \"abort\": a panic in it ends the whole process without draining",
+                node.name,
+                p.path.display()
+            );
+        }
+        let errors = p.validate_settings(&node.settings);
+        if !errors.is_empty() {
+            let valid = p
+                .settings_schema()
+                .ok()
+                .map(|s| plugin::describe_settings(&s))
+                .unwrap_or_default();
+            let valid_names: Vec<&str> = valid.iter().map(|s| s.name.as_str()).collect();
+            for (field, msg) in errors {
+                let line = if field.is_empty() { node.line } else { node.line_of(&field) };
+                let mut d = Diagnostic::new(
+                    &file.path,
+                    if field.is_empty() {
+                        format!("settings of plugin `{}`: {msg}", p.name)
+                    } else {
+                        format!("setting `{field}`: {msg}")
+                    },
+                )
+                .line(Some(line))
+                .node(&node.name);
+                if !valid_names.is_empty() && (msg.contains("unknown field") || msg.contains("missing field")) {
+                    d = d.help(format!(
+                        "settings of `{}`: {} (see `daqflow plugins {}`)",
+                        p.name,
+                        valid_names.join(", "),
+                        p.name
+                    ));
+                }
+                diags.push(d);
+            }
+        }
+        plugins.push(Some(p));
+    }
+
+    let reqs: Vec<_> = plugins.iter().map(|p| p.as_ref().map(|p| p.input)).collect();
+    let graph = graph::build(&file, &reqs, &mut diags);
+    if !diags.is_empty() {
+        diags.sort_by_key(|d| d.line.unwrap_or(0));
+        return Err(diags);
+    }
+    let plugins = plugins.into_iter().map(|p| p.expect("no diagnostics means every plugin loaded")).collect();
+    Ok(Validated { file, plugins, graph })
+}
