@@ -31,7 +31,7 @@ fn frame(n: u64) -> Vec<u8> {
         s ^= s << 13;
         s ^= s >> 7;
         s ^= s << 17;
-        let v = if s % 100 == 0 {
+        let v = if s.is_multiple_of(100) {
             (s >> 48) % 4000
         } else {
             (s >> 62) % 4

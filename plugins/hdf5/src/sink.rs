@@ -617,3 +617,100 @@ fn write_loop(
         shared.fail(e.to_string());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn format(compression: Compression) -> FrameFormat {
+        FrameFormat {
+            elem: ElemType::U16,
+            height: 40,
+            width: 30,
+            compression,
+        }
+    }
+
+    fn raw() -> Vec<u8> {
+        (0..1200u32)
+            .flat_map(|i| ((i * i / 7) as u16 % 9).to_le_bytes())
+            .collect()
+    }
+
+    fn decode(f: &FrameFormat, chunk: &[u8]) -> Vec<u8> {
+        let mut out = vec![0u8; f.frame_bytes()];
+        match f.compression {
+            Compression::None => out.copy_from_slice(chunk),
+            Compression::Lz4 => lz4chunk::decompress(chunk, &mut out).unwrap(),
+            Compression::Bslz4 => bitshuffle::decompress(chunk, 2, &mut out).unwrap(),
+        }
+        out
+    }
+
+    /// Every (frame encoding, file compression) pair: as-is when they match, else transcoded.
+    #[test]
+    fn encoder_stores_matching_chunks_as_is_and_transcodes_the_rest() {
+        let raw = raw();
+        let mut enc = Encoder::default();
+        let mut chunks = Vec::new();
+        for c in [Compression::Lz4, Compression::Bslz4] {
+            let mut out = Vec::new();
+            let Encoded::Buffer(n) = enc
+                .encode(&format(c), Encoding::Raw, &raw, &mut out)
+                .unwrap()
+            else {
+                panic!("raw frames are compressed")
+            };
+            out.truncate(n);
+            assert_eq!(decode(&format(c), &out), raw);
+            chunks.push((
+                if c == Compression::Lz4 {
+                    Encoding::Lz4
+                } else {
+                    Encoding::BsLz4
+                },
+                out,
+            ));
+        }
+        chunks.push((Encoding::Raw, raw.clone()));
+        for (encoding, payload) in &chunks {
+            for c in [Compression::None, Compression::Lz4, Compression::Bslz4] {
+                let f = format(c);
+                let mut out = Vec::new();
+                let chunk = match enc.encode(&f, *encoding, payload, &mut out).unwrap() {
+                    Encoded::AsIs => payload.clone(),
+                    Encoded::Buffer(n) => out[..n].to_vec(),
+                };
+                let same = matches!(
+                    (encoding, c),
+                    (Encoding::Raw, Compression::None)
+                        | (Encoding::Lz4, Compression::Lz4)
+                        | (Encoding::BsLz4, Compression::Bslz4)
+                );
+                assert_eq!(chunk == *payload, same, "{encoding:?} into {c:?}");
+                assert_eq!(decode(&f, &chunk), raw, "{encoding:?} into {c:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn encoder_refuses_payloads_of_the_wrong_size() {
+        let mut enc = Encoder::default();
+        let mut out = Vec::new();
+        let f = format(Compression::Bslz4);
+        assert!(
+            enc.encode(&f, Encoding::Raw, &raw()[..100], &mut out)
+                .is_err()
+        );
+        let mut chunk = vec![0u8; 64];
+        chunk[..8].copy_from_slice(&999u64.to_be_bytes());
+        let e = enc
+            .encode(&f, Encoding::BsLz4, &chunk, &mut out)
+            .unwrap_err();
+        assert!(e.to_string().contains("999"), "{e}");
+        assert!(
+            enc.encode(&f, Encoding::Lz4, &chunk[..5], &mut out)
+                .is_err()
+        );
+    }
+}

@@ -183,3 +183,67 @@ print("ok")
     );
     assert_eq!(out.trim(), "ok");
 }
+
+/// Chunks compressed by the reference C library (a detector's bslz4 / lz4 stream) are
+/// stored without recompression and read back bit-exactly.
+#[test]
+fn precompressed_chunks_from_the_reference_library_are_stored_as_they_are() {
+    use daqflow_plugin_hdf5::sink::{Encoded, Encoder};
+    use daqflow_plugin_hdf5::writer::RunWriter;
+    use daqflow_sdk::Encoding;
+
+    let dir = tempfile::tempdir().unwrap();
+    run_python(
+        r#"
+d = sys.argv[1]
+rng = np.random.default_rng(11)
+a = rng.poisson(0.5, size=(4, 33, 70)).astype("uint32")
+a.tofile(f"{d}/frames.bin")
+for name, comp in [("bslz4", hdf5plugin.Bitshuffle(nelems=0, cname="lz4")), ("lz4", hdf5plugin.LZ4())]:
+    with h5py.File(f"{d}/ref.h5", "w") as f:
+        ds = f.create_dataset("x", data=a, chunks=(1, 33, 70), **comp)
+        for i in range(4):
+            open(f"{d}/{name}_{i}.chunk", "wb").write(ds.id.read_direct_chunk((i, 0, 0))[1])
+"#,
+        &[dir.path().to_str().unwrap()],
+    );
+    let expected = std::fs::read(dir.path().join("frames.bin")).unwrap();
+    for (name, encoding, compression) in [
+        ("bslz4", Encoding::BsLz4, Compression::Bslz4),
+        ("lz4", Encoding::Lz4, Compression::Lz4),
+    ] {
+        let path = dir.path().join(format!("stored_{name}.h5"));
+        let format = FrameFormat {
+            elem: ElemType::U32,
+            height: 33,
+            width: 70,
+            compression,
+        };
+        let mut w = RunWriter::create(path.clone(), 0, options(false, 0)).unwrap();
+        let mut enc = Encoder::default();
+        for i in 0..4u64 {
+            let chunk = std::fs::read(dir.path().join(format!("{name}_{i}.chunk"))).unwrap();
+            let mut out = Vec::new();
+            assert_eq!(
+                enc.encode(&format, encoding, &chunk, &mut out).unwrap(),
+                Encoded::AsIs
+            );
+            w.append(&format, i, i, &chunk).unwrap();
+        }
+        w.finish().unwrap();
+        assert_eq!(read_rust(&path, ElemType::U32), expected, "{name}");
+        let out = run_python(
+            r#"
+exp = np.fromfile(sys.argv[2], dtype="uint32").reshape(4, 33, 70)
+with h5py.File(sys.argv[1], "r") as f:
+    assert (f["entry/data/data"][()] == exp).all()
+print("ok")
+"#,
+            &[
+                path.to_str().unwrap(),
+                dir.path().join("frames.bin").to_str().unwrap(),
+            ],
+        );
+        assert_eq!(out.trim(), "ok");
+    }
+}
