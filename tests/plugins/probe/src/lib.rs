@@ -57,7 +57,8 @@ impl Sink for Probe {
         for (n, p, c) in &self.lines {
             writeln!(out, "{n} {p:#x} {c:#x}").map_err(|e| PluginError::new(e.to_string()))?;
         }
-        self.held.clear();
+        // Held frames are released when the instance is destroyed, after every node has
+        // finished, so they stay shared for the whole run.
         Ok(())
     }
 }
