@@ -1,0 +1,147 @@
+//! Headless mode: the render thread without a window. It keeps the newest frame from the
+//! slot and renders it offscreen to a PNG snapshot every `snapshot_every_frames` received
+//! frames and/or when the pipeline stops. Between snapshots it does no GPU work at all,
+//! so a headless viewer costs acquisition nothing but the slot swap.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use crate::config::Settings;
+use crate::contrast::Histogram;
+use crate::error::ViewerError;
+use crate::render::{DrawParams, Gpu, OffscreenRenderer, RgbaImage, ViewTransform};
+use crate::view::{Shared, ViewFrame, ViewState};
+
+/// Renders frames to PNG files with the node's settings.
+#[derive(Debug)]
+pub struct SnapshotWriter {
+    renderer: OffscreenRenderer,
+    settings: Settings,
+    node: String,
+    view: ViewState,
+}
+
+impl SnapshotWriter {
+    /// A writer on `gpu` for node `node`.
+    pub fn new(gpu: Gpu, settings: Settings, node: &str) -> Self {
+        let view = ViewState::from_settings(&settings);
+        Self {
+            renderer: OffscreenRenderer::new(gpu),
+            settings,
+            node: node.to_owned(),
+            view,
+        }
+    }
+
+    /// Renders `frame` with the configured colormap and contrast, scaled down to fit
+    /// `snapshot_max_px` (1:1 when smaller).
+    pub fn render<F: ViewFrame>(&mut self, frame: &F) -> Result<RgbaImage, ViewerError> {
+        let image = frame.image()?;
+        let hist = Histogram::of(&image);
+        let mapping = self.view.mapping(&image, &hist);
+        let (w, h) = (image.width(), image.height());
+        let max = self.settings.snapshot_max_px;
+        let (out_w, out_h) = if w.max(h) <= max {
+            (w, h)
+        } else if w >= h {
+            (
+                max,
+                ((u64::from(h) * u64::from(max)) / u64::from(w)).max(1) as u32,
+            )
+        } else {
+            (
+                ((u64::from(w) * u64::from(max)) / u64::from(h)).max(1) as u32,
+                max,
+            )
+        };
+        self.renderer.upload(&image);
+        let params = DrawParams {
+            mapping,
+            colormap: self.view.colormap,
+            transform: ViewTransform::fit((w, h), (out_w, out_h)),
+            origin: [0.0, 0.0],
+        };
+        self.renderer.render(&params, out_w, out_h)
+    }
+
+    /// Renders `frame` and writes it to the snapshot path; returns the path.
+    pub fn write<F: ViewFrame>(&mut self, frame: &F) -> Result<PathBuf, ViewerError> {
+        let picture = self.render(frame)?;
+        let path = self
+            .settings
+            .snapshot_file(&self.node, frame.frame_number());
+        picture.write_png(&path)?;
+        Ok(path)
+    }
+}
+
+/// The headless render loop; returns when the slot is closed (the sink's `stop`).
+/// `on_display` is called after every snapshot (the sink updates its counters there).
+pub fn run<F: ViewFrame>(
+    shared: Arc<Shared<F>>,
+    mut writer: Option<SnapshotWriter>,
+    settings: &Settings,
+    mut on_display: impl FnMut(&Shared<F>),
+) -> Result<(), ViewerError> {
+    let every = settings.snapshot_every_frames;
+    let mut last: Option<F> = None;
+    let mut received_at_last_snapshot = 0u64;
+    let mut first_error_logged = false;
+    let min_interval = Duration::from_secs_f64(1.0 / settings.max_fps);
+    let mut last_snapshot = Instant::now() - min_interval;
+    loop {
+        let taken = shared.slot.take_timeout(Duration::from_millis(100));
+        match taken {
+            Some(frame) => last = Some(frame),
+            None if shared.slot.is_closed() => break,
+            None => continue,
+        }
+        let received = shared.stats.received.load(Ordering::Relaxed);
+        let due = every > 0
+            && received.saturating_sub(received_at_last_snapshot) >= every
+            && last_snapshot.elapsed() >= min_interval;
+        if let (true, Some(w), Some(frame)) = (due, writer.as_mut(), last.as_ref()) {
+            received_at_last_snapshot = received;
+            last_snapshot = Instant::now();
+            match w.write(frame) {
+                Ok(path) => {
+                    log::debug!(
+                        "snapshot of frame {} → {}",
+                        frame.frame_number(),
+                        path.display()
+                    );
+                    shared.stats.snapshots.fetch_add(1, Ordering::Relaxed);
+                    shared.stats.displayed.fetch_add(1, Ordering::Relaxed);
+                    on_display(&shared);
+                }
+                // One bad frame (e.g. compressed) must not flood the log or stop the viewer.
+                Err(e) => {
+                    shared.stats.unshowable.fetch_add(1, Ordering::Relaxed);
+                    if !first_error_logged {
+                        log::warn!("viewer cannot show frame {}: {e}", frame.frame_number());
+                        first_error_logged = true;
+                    }
+                }
+            }
+        }
+    }
+    if let Some(frame) = shared.slot.try_take() {
+        last = Some(frame);
+    }
+    if settings.snapshot_on_stop
+        && let (Some(w), Some(frame)) = (writer.as_mut(), last.as_ref())
+    {
+        let path = w.write(frame)?;
+        log::info!(
+            "viewer: snapshot of the last frame ({}) written to {}",
+            frame.frame_number(),
+            path.display()
+        );
+        shared.stats.snapshots.fetch_add(1, Ordering::Relaxed);
+        shared.stats.displayed.fetch_add(1, Ordering::Relaxed);
+        on_display(&shared);
+    }
+    Ok(())
+}

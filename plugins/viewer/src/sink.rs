@@ -1,0 +1,218 @@
+//! The `viewer` sink: `consume` swaps the newest frame into a one-frame slot and returns
+//! (it never waits on drawing); a render thread owned by the node takes frames from the
+//! slot and shows them in a window or renders PNG snapshots headless.
+//!
+//! Counters in the run report: `frames_received`, `frames_displayed`,
+//! `frames_dropped_for_display` (received but replaced by a newer frame before being
+//! drawn — by design, not a loss), `snapshots_written`, `frames_unshowable`.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::thread::JoinHandle;
+
+use daqflow_sdk::prelude::*;
+
+use crate::config::{Mode, Settings};
+use crate::error::ViewerError;
+use crate::headless::{self, SnapshotWriter};
+use crate::render::Gpu;
+use crate::view::{OnDisplay, Shared};
+use crate::window;
+
+/// How the viewer runs once started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Running {
+    /// A window.
+    Window,
+    /// Offscreen PNG snapshots.
+    Headless,
+    /// Headless without an adapter (auto mode only): frames are counted, nothing drawn.
+    CountOnly,
+}
+
+/// The viewer sink.
+pub struct Viewer {
+    settings: Settings,
+    shared: Arc<Shared<Frame>>,
+    thread: Option<JoinHandle<Result<(), ViewerError>>>,
+    running: Option<Running>,
+    stop_requested: bool,
+}
+
+impl std::fmt::Debug for Viewer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Viewer")
+            .field("running", &self.running)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+fn publish_counters(ctx: &Context, shared: &Shared<Frame>) {
+    let s = &shared.stats;
+    ctx.set_counter("frames_received", s.received.load(Ordering::Relaxed));
+    ctx.set_counter("frames_displayed", s.displayed.load(Ordering::Relaxed));
+    ctx.set_counter("frames_dropped_for_display", s.dropped_for_display());
+    ctx.set_counter("snapshots_written", s.snapshots.load(Ordering::Relaxed));
+    ctx.set_counter("frames_unshowable", s.unshowable.load(Ordering::Relaxed));
+}
+
+/// A counters callback for the render thread (which has its own `Context` clone).
+fn counter_updater(ctx: &Context) -> OnDisplay<Frame> {
+    let ctx = ctx.clone();
+    let mut bound = false;
+    Box::new(move |shared| {
+        if !bound {
+            ctx.bind_log_thread();
+            bound = true;
+        }
+        publish_counters(&ctx, shared);
+    })
+}
+
+impl Viewer {
+    /// What this viewer is doing, once started.
+    pub fn running(&self) -> Option<Running> {
+        self.running
+    }
+
+    fn start_headless(&mut self, ctx: &Context, gpu: Option<Gpu>) -> Result<(), PluginError> {
+        let writer = gpu.map(|g| SnapshotWriter::new(g, self.settings.clone(), ctx.node_name()));
+        self.running = Some(if writer.is_some() {
+            Running::Headless
+        } else {
+            Running::CountOnly
+        });
+        let shared = self.shared.clone();
+        let settings = self.settings.clone();
+        let on_display = counter_updater(ctx);
+        let thread_ctx = ctx.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("viewer-{}", ctx.node_name()))
+            .spawn(move || {
+                thread_ctx.bind_log_thread();
+                headless::run(shared, writer, &settings, on_display)
+            })
+            .map_err(|e| PluginError::new(format!("spawn the viewer render thread: {e}")))?;
+        self.thread = Some(thread);
+        Ok(())
+    }
+
+    fn start_window(&mut self, ctx: &Context) -> Result<(), ViewerError> {
+        let handle = window::spawn(
+            self.shared.clone(),
+            &self.settings,
+            ctx.node_name(),
+            counter_updater(ctx),
+        )?;
+        self.thread = Some(handle.thread);
+        self.running = Some(Running::Window);
+        Ok(())
+    }
+
+    fn snapshot_target(&self, ctx: &Context) -> String {
+        let s = &self.settings;
+        let when = match (s.snapshot_every_frames, s.snapshot_on_stop) {
+            (0, true) => "on stop".to_owned(),
+            (0, false) => "never (snapshot_every_frames = 0, snapshot_on_stop = false)".to_owned(),
+            (n, stop) => format!("every {n} frames{}", if stop { " and on stop" } else { "" }),
+        };
+        format!(
+            "snapshots to {} {when}",
+            s.snapshot_file(ctx.node_name(), 0).display()
+        )
+    }
+}
+
+impl Sink for Viewer {
+    type Settings = Settings;
+    const INPUT: InputLane = InputLane::PrefersLatest;
+
+    fn create(settings: Settings, _ctx: &Context) -> Result<Self, PluginError> {
+        Ok(Self {
+            settings,
+            shared: Arc::new(Shared::default()),
+            thread: None,
+            running: None,
+            stop_requested: false,
+        })
+    }
+
+    fn start(&mut self, ctx: &Context) -> Result<(), PluginError> {
+        match self.settings.mode {
+            Mode::Headless => {
+                let gpu = Gpu::headless()
+                    .map_err(|e| PluginError::new(format!("viewer (mode = \"headless\"): {e}")))?;
+                log::info!(
+                    "viewer headless on {}; {}",
+                    gpu.describe(),
+                    self.snapshot_target(ctx)
+                );
+                self.start_headless(ctx, Some(gpu))
+            }
+            Mode::Window => self
+                .start_window(ctx)
+                .map_err(|e| PluginError::new(format!("viewer (mode = \"window\"): {e}"))),
+            Mode::Auto => {
+                let why_not = if window::display_available() {
+                    match self.start_window(ctx) {
+                        Ok(()) => return Ok(()),
+                        Err(e) => e.to_string(),
+                    }
+                } else {
+                    "no DISPLAY or WAYLAND_DISPLAY".to_owned()
+                };
+                match Gpu::headless() {
+                    Ok(gpu) => {
+                        log::info!(
+                            "viewer: {why_not} → headless on {}; {}",
+                            gpu.describe(),
+                            self.snapshot_target(ctx)
+                        );
+                        self.start_headless(ctx, Some(gpu))
+                    }
+                    Err(e) => {
+                        log::warn!("viewer: {why_not}, and {e} → frames are counted but not drawn");
+                        self.start_headless(ctx, None)
+                    }
+                }
+            }
+        }
+    }
+
+    fn consume(&mut self, frame: Frame, ctx: &Context) -> Result<(), PluginError> {
+        if self.shared.stats.window_closed.load(Ordering::Acquire) {
+            // The user closed the window: the viewer is done, acquisition goes on.
+            self.shared.stats.received.fetch_add(1, Ordering::Relaxed);
+            drop(frame);
+            if self.settings.close_stops_pipeline && !self.stop_requested {
+                log::info!("viewer window closed: stopping the pipeline (close_stops_pipeline)");
+                ctx.request_stop();
+                self.stop_requested = true;
+            }
+        } else {
+            self.shared.publish(frame);
+        }
+        ctx.set_counter(
+            "frames_received",
+            self.shared.stats.received.load(Ordering::Relaxed),
+        );
+        Ok(())
+    }
+
+    fn stop(&mut self, ctx: &Context) -> Result<(), PluginError> {
+        self.shared.slot.close();
+        if let Some(egui) = self.shared.egui.get() {
+            egui.request_repaint();
+        }
+        let result = match self.thread.take() {
+            Some(t) => t
+                .join()
+                .map_err(|_| PluginError::new("the viewer thread panicked"))?
+                .map_err(|e| PluginError::new(format!("viewer: {e}"))),
+            None => Ok(()),
+        };
+        publish_counters(ctx, &self.shared);
+        result
+    }
+}
