@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 use daqflow_tests::{daqflow, run_cmd, target_dir};
 
 fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn golden(prefix: &str) -> Vec<PathBuf> {
@@ -60,7 +63,12 @@ fn invalid_golden_files_report_every_problem() {
             .unwrap_or_else(|_| panic!("{} has no .expected file", src.display()));
         let o = validate(&instantiate(&src, dir.path()));
         if o.code() != 2 {
-            failures.push(format!("{}: exit {} (want 2)\n{}", src.display(), o.code(), o.stderr));
+            failures.push(format!(
+                "{}: exit {} (want 2)\n{}",
+                src.display(),
+                o.code(),
+                o.stderr
+            ));
             continue;
         }
         for line in expected.lines().filter(|l| !l.trim().is_empty()) {
@@ -94,5 +102,10 @@ fn every_example_in_configs_validates() {
 fn missing_file_is_a_clear_error() {
     let o = validate(Path::new("/nonexistent/pipeline.toml"));
     assert_eq!(o.code(), 2);
-    assert!(o.stderr.contains("/nonexistent/pipeline.toml: cannot read the pipeline file"), "{}", o.stderr);
+    assert!(
+        o.stderr
+            .contains("/nonexistent/pipeline.toml: cannot read the pipeline file"),
+        "{}",
+        o.stderr
+    );
 }

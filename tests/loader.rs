@@ -16,7 +16,11 @@ fn validate_with_plugin(lib: &std::path::Path) -> String {
         ),
     );
     assert_eq!(o.code(), 2, "{}", o.stderr);
-    assert!(o.stderr.contains("pipeline.toml:2: node `det`:"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("pipeline.toml:2: node `det`:"),
+        "{}",
+        o.stderr
+    );
     o.stderr
 }
 
@@ -29,7 +33,10 @@ fn refuses_a_file_that_is_not_a_shared_library() {
     assert!(err.contains("cannot load as a shared library"), "{err}");
     assert!(err.contains("libdaqflow_plugin_fake.so"), "{err}");
     // dlerror()'s detail is kept.
-    assert!(err.contains("invalid ELF header") || err.contains("file too short"), "{err}");
+    assert!(
+        err.contains("invalid ELF header") || err.contains("file too short"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -60,14 +67,27 @@ fn plugins_lists_the_search_path_and_reports_broken_candidates() {
     let dir = tempfile::tempdir().unwrap();
     // Candidates by name: a broken one and a wrong-ABI one.
     std::fs::write(dir.path().join("libdaqflow_plugin_broken.so"), "junk").unwrap();
-    std::fs::copy(test_plugin("bad_abi"), dir.path().join("libdaqflow_plugin_future.so")).unwrap();
+    std::fs::copy(
+        test_plugin("bad_abi"),
+        dir.path().join("libdaqflow_plugin_future.so"),
+    )
+    .unwrap();
     let mut c = daqflow();
     c.arg("plugins").arg("--plugin-path").arg(dir.path());
     let o = run_cmd(c, Duration::from_secs(60));
     assert_eq!(o.code(), 0, "{}", o.stderr);
     let out = &o.stdout;
-    assert!(out.contains(&format!("{} (--plugin-path)", dir.path().display())), "{out}");
-    assert!(out.contains(&format!("{} (next to the daqflow executable)", target_dir().display())), "{out}");
+    assert!(
+        out.contains(&format!("{} (--plugin-path)", dir.path().display())),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "{} (next to the daqflow executable)",
+            target_dir().display()
+        )),
+        "{out}"
+    );
     for needle in [
         "sim_detector — source v0.1.0 (ABI 1.0",
         "threshold — filter",
@@ -113,7 +133,11 @@ fn env_and_pipeline_plugin_paths_are_searched() {
     let plugdir = dir.path().join("myplugins");
     std::fs::create_dir(&plugdir).unwrap();
     // The counter test source, installed under a plugin-candidate name.
-    std::fs::copy(test_plugin("counter"), plugdir.join("libdaqflow_plugin_counter.so")).unwrap();
+    std::fs::copy(
+        test_plugin("counter"),
+        plugdir.join("libdaqflow_plugin_counter.so"),
+    )
+    .unwrap();
     let pipeline = "[pipeline]\nplugin_path = \"myplugins\"\n\n[sources.c]\nplugin = \"counter\"\n\n[sinks.o]\nplugin = \"discard\"\ninputs = [\"c\"]\n";
     let o = validate_text(dir.path(), pipeline);
     assert_eq!(o.code(), 0, "{}", o.stderr);

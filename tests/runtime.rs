@@ -38,13 +38,26 @@ queue = { capacity = 4, when_full = "block" }
     );
     assert_eq!(o.code(), 0, "{}", o.stderr);
     let e = o.edge("det", "slow");
-    assert_eq!((u(&e["sent"]), u(&e["received"]), u(&e["dropped"]), u(&e["lost"])), (300, 300, 0, 0));
+    assert_eq!(
+        (
+            u(&e["sent"]),
+            u(&e["received"]),
+            u(&e["dropped"]),
+            u(&e["lost"])
+        ),
+        (300, 300, 0, 0)
+    );
     let slow = o.node("slow");
     assert_eq!(u(&slow["counters"]["frames"]), 300);
     assert_eq!(u(&slow["counters"]["gaps"]), 0, "frame numbers contiguous");
     assert_eq!(u(&slow["counters"]["last_frame_number"]), 299);
     assert_eq!(o.report.as_ref().unwrap()["outcome"], "ok");
-    assert!(o.stderr.contains("every lossless lane (1) delivered every frame"), "{}", o.stderr);
+    assert!(
+        o.stderr
+            .contains("every lossless lane (1) delivered every frame"),
+        "{}",
+        o.stderr
+    );
 }
 
 #[test]
@@ -91,13 +104,25 @@ queue = {{ capacity = 3, when_full = "drop_oldest" }}
     assert_eq!(u(&o.node("det")["frames_out"]), n);
     for sink in ["latest", "newest_dropped", "oldest_dropped"] {
         let e = o.edge("det", sink);
-        let (sent, received, dropped, lost) = (u(&e["sent"]), u(&e["received"]), u(&e["dropped"]), u(&e["lost"]));
+        let (sent, received, dropped, lost) = (
+            u(&e["sent"]),
+            u(&e["received"]),
+            u(&e["dropped"]),
+            u(&e["lost"]),
+        );
         assert_eq!(lost, 0, "{sink}: {e}");
         // A slow sink saw only some frames: had the lane blocked, it would have seen all.
-        assert!(received < n, "{sink} received every frame: the lane blocked the source: {e}");
+        assert!(
+            received < n,
+            "{sink} received every frame: the lane blocked the source: {e}"
+        );
         assert_eq!(u(&o.node(sink)["counters"]["frames"]), received, "{sink}");
         if sink == "newest_dropped" {
-            assert_eq!(sent + dropped, n, "{sink}: every frame either queued or dropped: {e}");
+            assert_eq!(
+                sent + dropped,
+                n,
+                "{sink}: every frame either queued or dropped: {e}"
+            );
             assert_eq!(received, sent, "{sink}: {e}");
         } else {
             // drop_oldest queues every frame, evicting the oldest queued one when full.
@@ -117,7 +142,13 @@ fn probe_lines(path: &Path) -> BTreeMap<u64, (String, String)> {
         .map(|l| {
             let mut it = l.split_whitespace();
             let n = it.next().unwrap().parse().unwrap();
-            (n, (it.next().unwrap().to_string(), it.next().unwrap().to_string()))
+            (
+                n,
+                (
+                    it.next().unwrap().to_string(),
+                    it.next().unwrap().to_string(),
+                ),
+            )
         })
         .collect()
 }
@@ -211,13 +242,26 @@ inputs = ["boom"]
     let r = o.report.as_ref().unwrap();
     assert_eq!(r["outcome"], "failed");
     let err = o.node("boom")["error"].as_str().unwrap();
-    assert_eq!(err, "panicked in handling a frame: fault injected: panic in process at frame 25");
-    assert!(r["stop_reason"].as_str().unwrap().contains("node `boom` failed"), "{r:#}");
+    assert_eq!(
+        err,
+        "panicked in handling a frame: fault injected: panic in process at frame 25"
+    );
+    assert!(
+        r["stop_reason"]
+            .as_str()
+            .unwrap()
+            .contains("node `boom` failed"),
+        "{r:#}"
+    );
     // Frames before the panic went through; the sink after it saw 0..=24 and finished.
     assert_eq!(u(&o.node("out")["counters"]["frames"]), 25);
     // The plugin's stop still ran (it closes files in real plugins), and its log reached us.
     assert!(o.stderr.contains("fault stop called"), "{}", o.stderr);
-    assert!(o.stderr.contains(" boom] fault stop called"), "log tagged with the node: {}", o.stderr);
+    assert!(
+        o.stderr.contains(" boom] fault stop called"),
+        "log tagged with the node: {}",
+        o.stderr
+    );
     // Whatever reached the failed node after the panic is accounted for, not silently gone.
     let failed = u(&o.node("boom")["frames_failed"]);
     let received = u(&o.edge("det", "boom")["received"]);
@@ -228,7 +272,10 @@ inputs = ["boom"]
 fn plugin_errors_in_start_process_and_stop_are_reported() {
     for (phase, expect) in [
         ("start", "start failed: fault injected: error in start"),
-        ("process", "handling a frame failed: fault injected: error in process at frame 3"),
+        (
+            "process",
+            "handling a frame failed: fault injected: error in process at frame 3",
+        ),
         ("stop", "stop failed: fault injected: error in stop"),
     ] {
         let dir = tempfile::tempdir().unwrap();
@@ -267,7 +314,10 @@ fn stop_after_frames_is_exact_and_report_json_is_complete() {
     for key in ["duration_secs", "pool", "errors", "edges", "stop_reason"] {
         assert!(r.get(key).is_some(), "report lacks {key}: {r:#}");
     }
-    assert!(u(&r["pool"]["buffers_allocated"]) < 123, "buffers are recycled: {r:#}");
+    assert!(
+        u(&r["pool"]["buffers_allocated"]) < 123,
+        "buffers are recycled: {r:#}"
+    );
 }
 
 #[test]
@@ -280,19 +330,31 @@ fn swapping_the_driver_is_one_line_of_toml() {
     let by_name = "\"sim_detector\"".to_string();
     let by_path = toml_path(&target_dir().join("libdaqflow_plugin_sim_detector.so"));
     let other_driver = toml_path(&test_plugin("counter"));
-    for (plugin, expected_bytes) in [(by_name, 7 * 512 * 512 * 2), (by_path, 7 * 512 * 512 * 2), (other_driver, 7 * 16 * 16)] {
+    for (plugin, expected_bytes) in [
+        (by_name, 7 * 512 * 512 * 2),
+        (by_path, 7 * 512 * 512 * 2),
+        (other_driver, 7 * 16 * 16),
+    ] {
         let dir = tempfile::tempdir().unwrap();
         let o = run_pipeline(dir.path(), &pipeline(&plugin), T);
         assert_eq!(o.code(), 0, "{plugin}: {}", o.stderr);
         assert_eq!(u(&o.node("out")["counters"]["frames"]), 7, "{plugin}");
-        assert_eq!(u(&o.node("out")["counters"]["bytes"]), expected_bytes, "{plugin}");
+        assert_eq!(
+            u(&o.node("out")["counters"]["bytes"]),
+            expected_bytes,
+            "{plugin}"
+        );
     }
 }
 
 #[test]
 fn invalid_pipeline_exits_2_without_running() {
     let dir = tempfile::tempdir().unwrap();
-    let o = run_pipeline(dir.path(), "[sources.det]\nplugin = \"sim_detector\"\nbogus = 1\n", T);
+    let o = run_pipeline(
+        dir.path(),
+        "[sources.det]\nplugin = \"sim_detector\"\nbogus = 1\n",
+        T,
+    );
     assert_eq!(o.code(), 2, "{}", o.stderr);
     assert!(o.report.is_none());
     assert!(o.stderr.contains("setting `bogus`"), "{}", o.stderr);
@@ -316,10 +378,14 @@ fn in_process_run_leaves_no_thread_behind() {
     let v = daqflow::validate(&file, &[target_dir()]).expect("valid");
     let before = thread_count();
     for _ in 0..3 {
-        let report = daqflow::run(&v, &daqflow::RunControl::new(), &daqflow::RunOptions {
-            status: daqflow::StatusMode::Off,
-            drain_timeout: None,
-        });
+        let report = daqflow::run(
+            &v,
+            &daqflow::RunControl::new(),
+            &daqflow::RunOptions {
+                status: daqflow::StatusMode::Off,
+                drain_timeout: None,
+            },
+        );
         assert_eq!(report.outcome, daqflow::Outcome::Ok, "{}", report.to_text());
         assert_eq!(report.nodes[2].frames_in, 200);
         assert_eq!(thread_count(), before, "node threads left behind");

@@ -24,7 +24,11 @@ impl Running {
         std::fs::write(&file, pipeline).unwrap();
         let report = dir.path().join("report.json");
         let mut cmd = daqflow();
-        cmd.arg("run").arg("--report").arg(&report).args(extra).arg(&file);
+        cmd.arg("run")
+            .arg("--report")
+            .arg(&report)
+            .args(extra)
+            .arg(&file);
         cmd.stdout(Stdio::null()).stderr(Stdio::piped());
         let mut child = cmd.spawn().unwrap();
         let stderr = child.stderr.take().unwrap();
@@ -39,7 +43,13 @@ impl Running {
                 }
             }
         });
-        Running { child, lines, log: Vec::new(), report, _dir: dir }
+        Running {
+            child,
+            lines,
+            log: Vec::new(),
+            report,
+            _dir: dir,
+        }
     }
 
     /// Waits until a stderr line contains `needle`.
@@ -64,14 +74,22 @@ impl Running {
     }
 
     fn finish(mut self) -> (i32, String, serde_json::Value) {
-        let status = wait_or_kill(&mut self.child, Duration::from_secs(60), "daqflow after a signal");
+        let status = wait_or_kill(
+            &mut self.child,
+            Duration::from_secs(60),
+            "daqflow after a signal",
+        );
         std::thread::sleep(Duration::from_millis(50));
         while let Ok(l) = self.lines.try_recv() {
             self.log.push(l);
         }
         let report = std::fs::read_to_string(&self.report)
             .unwrap_or_else(|_| panic!("no report written; stderr:\n{}", self.log.join("\n")));
-        (status.code().expect("exited, not killed"), self.log.join("\n"), serde_json::from_str(&report).unwrap())
+        (
+            status.code().expect("exited, not killed"),
+            self.log.join("\n"),
+            serde_json::from_str(&report).unwrap(),
+        )
     }
 }
 
@@ -95,7 +113,12 @@ queue = { capacity = 64, when_full = "block" }
 "#;
 
 fn node<'a>(r: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    r["nodes"].as_array().unwrap().iter().find(|n| n["name"] == name).unwrap()
+    r["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == name)
+        .unwrap()
 }
 
 #[test]
@@ -106,23 +129,35 @@ fn ctrl_c_drains_every_queue_and_exits_0() {
     run.signal(libc::SIGINT);
     let (code, log, r) = run.finish();
     assert_eq!(code, 0, "{log}");
-    assert!(log.contains("stopping — sources stop, queues drain"), "{log}");
+    assert!(
+        log.contains("stopping — sources stop, queues drain"),
+        "{log}"
+    );
     assert_eq!(r["outcome"], "ok", "{r:#}");
     assert_eq!(r["stop_reason"], "Ctrl-C");
     let produced = node(&r, "det")["frames_out"].as_u64().unwrap();
     assert!(produced > 0);
     // The backlog (up to 64 queued frames at 10 ms each) was drained, not dropped.
-    assert_eq!(node(&r, "slow")["counters"]["frames"].as_u64().unwrap(), produced, "{r:#}");
+    assert_eq!(
+        node(&r, "slow")["counters"]["frames"].as_u64().unwrap(),
+        produced,
+        "{r:#}"
+    );
     for e in r["edges"].as_array().unwrap() {
         assert_eq!(e["sent"], e["received"], "{e}");
         assert_eq!(e["lost"], 0, "{e}");
     }
-    assert!(log.contains("every lossless lane (2) delivered every frame"), "{log}");
+    assert!(
+        log.contains("every lossless lane (2) delivered every frame"),
+        "{log}"
+    );
 }
 
 #[test]
 fn second_ctrl_c_aborts_and_says_what_was_lost() {
-    let pipeline = BACKLOG.replace("delay_ms = 10", "delay_ms = 100").replace("rate_hz = 400", "rate_hz = 0");
+    let pipeline = BACKLOG
+        .replace("delay_ms = 10", "delay_ms = 100")
+        .replace("rate_hz = 400", "rate_hz = 0");
     let mut run = Running::start(&pipeline, &["--quiet"]);
     run.wait_for("running pipeline");
     std::thread::sleep(Duration::from_millis(1000));
@@ -134,24 +169,40 @@ fn second_ctrl_c_aborts_and_says_what_was_lost() {
     assert_eq!(code, 3, "{log}");
     assert!(log.contains("aborting"), "{log}");
     assert_eq!(r["outcome"], "aborted", "{r:#}");
-    let lost: u64 = r["edges"].as_array().unwrap().iter().map(|e| e["lost"].as_u64().unwrap()).sum();
-    assert!(lost > 0, "a backlog of 100 ms frames was abandoned, and counted: {r:#}");
+    let lost: u64 = r["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["lost"].as_u64().unwrap())
+        .sum();
+    assert!(
+        lost > 0,
+        "a backlog of 100 ms frames was abandoned, and counted: {r:#}"
+    );
     let errors = r["errors"].as_array().unwrap();
-    assert!(errors.iter().any(|e| e.as_str().unwrap().contains("lost")), "{r:#}");
+    assert!(
+        errors.iter().any(|e| e.as_str().unwrap().contains("lost")),
+        "{r:#}"
+    );
     // The sink's stop still ran (discard sets its counters there).
     assert!(node(&r, "slow")["counters"]["frames"].is_u64(), "{r:#}");
 }
 
 #[test]
 fn a_drain_that_overruns_its_timeout_aborts() {
-    let pipeline = BACKLOG.replace("delay_ms = 10", "delay_ms = 200").replace("rate_hz = 400", "rate_hz = 0");
+    let pipeline = BACKLOG
+        .replace("delay_ms = 10", "delay_ms = 200")
+        .replace("rate_hz = 400", "rate_hz = 0");
     let mut run = Running::start(&pipeline, &["--quiet", "--drain-timeout-secs", "0.5"]);
     run.wait_for("running pipeline");
     std::thread::sleep(Duration::from_millis(800));
     run.signal(libc::SIGINT);
     let (code, log, r) = run.finish();
     assert_eq!(code, 3, "{log}");
-    assert!(log.contains("the drain did not finish within 0.5 s; aborting"), "{log}");
+    assert!(
+        log.contains("the drain did not finish within 0.5 s; aborting"),
+        "{log}"
+    );
     assert_eq!(r["outcome"], "aborted");
 }
 

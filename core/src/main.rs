@@ -18,7 +18,11 @@ const EXIT_INVALID: u8 = 2;
 const EXIT_ABORTED: u8 = 3;
 
 #[derive(Parser)]
-#[command(name = "daqflow", version, about = "Run data-acquisition pipelines of source, filter and sink plugins")]
+#[command(
+    name = "daqflow",
+    version,
+    about = "Run data-acquisition pipelines of source, filter and sink plugins"
+)]
 struct Cli {
     /// Extra directory to search for plugins (before DAQFLOW_PLUGIN_PATH, the pipeline's
     /// plugin_path and the executable's directory). Repeatable.
@@ -130,11 +134,23 @@ fn real_main(cli: Cli) -> anyhow::Result<u8> {
             report,
             quiet,
             drain_timeout_secs,
-        } => run(&file, &cli.plugin_path, report.as_deref(), quiet, drain_timeout_secs),
+        } => run(
+            &file,
+            &cli.plugin_path,
+            report.as_deref(),
+            quiet,
+            drain_timeout_secs,
+        ),
     }
 }
 
-fn run(file: &Path, dirs: &[PathBuf], report_path: Option<&Path>, quiet: bool, drain: Option<f64>) -> anyhow::Result<u8> {
+fn run(
+    file: &Path,
+    dirs: &[PathBuf],
+    report_path: Option<&Path>,
+    quiet: bool,
+    drain: Option<f64>,
+) -> anyhow::Result<u8> {
     let v = match daqflow::validate(file, dirs) {
         Ok(v) => v,
         Err(d) => {
@@ -146,7 +162,11 @@ fn run(file: &Path, dirs: &[PathBuf], report_path: Option<&Path>, quiet: bool, d
     let c = control.clone();
     ctrlc::set_handler(move || c.interrupt()).context("installing the Ctrl-C handler")?;
     let opts = RunOptions {
-        status: if quiet { StatusMode::Off } else { StatusMode::Auto },
+        status: if quiet {
+            StatusMode::Off
+        } else {
+            StatusMode::Auto
+        },
         drain_timeout: match drain {
             Some(s) if s > 0.0 && s.is_finite() => Some(Duration::from_secs_f64(s)),
             Some(s) => anyhow::bail!("--drain-timeout-secs must be a positive number, not {s}"),
@@ -162,7 +182,8 @@ fn run(file: &Path, dirs: &[PathBuf], report_path: Option<&Path>, quiet: bool, d
     eprint!("{}", report.to_text());
     if let Some(p) = report_path {
         let json = serde_json::to_string_pretty(&report).context("serialising the report")?;
-        std::fs::write(p, json + "\n").with_context(|| format!("writing the report to {}", p.display()))?;
+        std::fs::write(p, json + "\n")
+            .with_context(|| format!("writing the report to {}", p.display()))?;
     }
     Ok(match report.outcome {
         Outcome::Ok => 0,
@@ -173,18 +194,28 @@ fn run(file: &Path, dirs: &[PathBuf], report_path: Option<&Path>, quiet: bool, d
 
 fn plugins(dirs: &[PathBuf], only: Option<&str>, json: bool) -> anyhow::Result<u8> {
     let reg = Registry::scan(SearchPath::new(dirs, &[], None));
-    let selected: Vec<_> = reg.plugins.values().filter(|p| only.is_none_or(|n| p.name == n)).collect();
+    let selected: Vec<_> = reg
+        .plugins
+        .values()
+        .filter(|p| only.is_none_or(|n| p.name == n))
+        .collect();
     if let Some(n) = only
         && selected.is_empty()
     {
-        eprintln!("daqflow: no plugin named `{n}` on the search path: {}", reg.search_description());
+        eprintln!(
+            "daqflow: no plugin named `{n}` on the search path: {}",
+            reg.search_description()
+        );
         return Ok(EXIT_INVALID);
     }
     if json {
         let list: Vec<serde_json::Value> = selected
             .iter()
             .map(|p| {
-                let settings = p.settings_schema().map(|s| describe_settings(&s)).unwrap_or_default();
+                let settings = p
+                    .settings_schema()
+                    .map(|s| describe_settings(&s))
+                    .unwrap_or_default();
                 serde_json::json!({
                     "name": p.name, "kind": p.kind, "version": p.version,
                     "abi": format!("{}.{}", p.abi.0, p.abi.1), "sdk_version": p.sdk_version,
@@ -198,7 +229,11 @@ fn plugins(dirs: &[PathBuf], only: Option<&str>, json: bool) -> anyhow::Result<u
     }
     println!("search path:");
     for (d, origin) in &reg.search.dirs {
-        println!("  {} ({origin}){}", d.display(), if d.is_dir() { "" } else { " — missing" });
+        println!(
+            "  {} ({origin}){}",
+            d.display(),
+            if d.is_dir() { "" } else { " — missing" }
+        );
     }
     if selected.is_empty() {
         println!("\nno plugins found");
@@ -217,7 +252,9 @@ fn plugins(dirs: &[PathBuf], only: Option<&str>, json: bool) -> anyhow::Result<u
         );
         match p.input {
             daqflow::plugin::InputRequirement::Lossless => println!("  input: lossless lanes only"),
-            daqflow::plugin::InputRequirement::PrefersLatest => println!("  input: `latest` lane by default"),
+            daqflow::plugin::InputRequirement::PrefersLatest => {
+                println!("  input: `latest` lane by default")
+            }
             daqflow::plugin::InputRequirement::Any => {}
         }
         match p.settings_schema() {

@@ -106,7 +106,10 @@ impl RunReport {
         }
         for e in &self.edges {
             if e.lost > 0 {
-                self.errors.push(format!("lane {} -> {} lost {} frame(s)", e.from, e.to, e.lost));
+                self.errors.push(format!(
+                    "lane {} -> {} lost {} frame(s)",
+                    e.from, e.to, e.lost
+                ));
             } else if e.lossless && e.sent != e.received {
                 self.errors.push(format!(
                     "lossless lane {} -> {}: {} sent but {} received",
@@ -195,7 +198,10 @@ impl RunReport {
         }
         if self.outcome == Outcome::Ok {
             let lossless = self.edges.iter().filter(|e| e.lossless).count();
-            let _ = writeln!(s, "  every lossless lane ({lossless}) delivered every frame");
+            let _ = writeln!(
+                s,
+                "  every lossless lane ({lossless}) delivered every frame"
+            );
         }
         s
     }
@@ -235,7 +241,10 @@ impl StatusLine {
         let mut drops = 0;
         for (e, tx_len) in rt.edges.iter().zip(rt.queue_lens()) {
             drops += e.stats.dropped.load(Ordering::Relaxed);
-            lanes.push(format!("{}→{} {}/{}", rt.names[e.from], rt.names[e.to], tx_len, e.capacity));
+            lanes.push(format!(
+                "{}→{} {}/{}",
+                rt.names[e.from], rt.names[e.to], tx_len, e.capacity
+            ));
         }
         format!(
             "[{:>6.1}s] {} | queues {} | dropped {}",

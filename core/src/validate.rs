@@ -74,7 +74,11 @@ pub fn validate(path: &Path, plugin_dirs: &[PathBuf]) -> Result<Validated, Vec<D
                     p.kind.section(),
                     node.name,
                     node.kind,
-                    if same.is_empty() { String::new() } else { format!(": {}", same.join(", ")) }
+                    if same.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", same.join(", "))
+                    }
                 )),
             );
             plugins.push(None);
@@ -96,7 +100,11 @@ pub fn validate(path: &Path, plugin_dirs: &[PathBuf]) -> Result<Validated, Vec<D
                 .unwrap_or_default();
             let valid_names: Vec<&str> = valid.iter().map(|s| s.name.as_str()).collect();
             for (field, msg) in errors {
-                let line = if field.is_empty() { node.line } else { node.line_of(&field) };
+                let line = if field.is_empty() {
+                    node.line
+                } else {
+                    node.line_of(&field)
+                };
                 let mut d = Diagnostic::new(
                     &file.path,
                     if field.is_empty() {
@@ -107,7 +115,9 @@ pub fn validate(path: &Path, plugin_dirs: &[PathBuf]) -> Result<Validated, Vec<D
                 )
                 .line(Some(line))
                 .node(&node.name);
-                if !valid_names.is_empty() && (msg.contains("unknown field") || msg.contains("missing field")) {
+                if !valid_names.is_empty()
+                    && (msg.contains("unknown field") || msg.contains("missing field"))
+                {
                     d = d.help(format!(
                         "settings of `{}`: {} (see `daqflow plugins {}`)",
                         p.name,
@@ -121,12 +131,22 @@ pub fn validate(path: &Path, plugin_dirs: &[PathBuf]) -> Result<Validated, Vec<D
         plugins.push(Some(p));
     }
 
-    let reqs: Vec<_> = plugins.iter().map(|p| p.as_ref().map(|p| p.input)).collect();
+    let reqs: Vec<_> = plugins
+        .iter()
+        .map(|p| p.as_ref().map(|p| p.input))
+        .collect();
     let graph = graph::build(&file, &reqs, &mut diags);
     if !diags.is_empty() {
         diags.sort_by_key(|d| d.line.unwrap_or(0));
         return Err(diags);
     }
-    let plugins = plugins.into_iter().map(|p| p.expect("no diagnostics means every plugin loaded")).collect();
-    Ok(Validated { file, plugins, graph })
+    let plugins = plugins
+        .into_iter()
+        .map(|p| p.expect("no diagnostics means every plugin loaded"))
+        .collect();
+    Ok(Validated {
+        file,
+        plugins,
+        graph,
+    })
 }

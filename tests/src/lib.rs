@@ -13,7 +13,11 @@ use std::time::{Duration, Instant};
 pub fn target_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     // target/<profile>/deps/<test-binary>
-    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>").to_path_buf();
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>")
+        .to_path_buf();
     let bin = dir.join("daqflow");
     assert!(
         bin.exists(),
@@ -33,14 +37,22 @@ pub fn daqflow() -> Command {
 /// A library built from `tests/plugins/<name>`.
 pub fn test_plugin(name: &str) -> PathBuf {
     let p = target_dir().join(format!("libdaqflow_testplugin_{name}.so"));
-    assert!(p.exists(), "{} is missing: build the workspace first", p.display());
+    assert!(
+        p.exists(),
+        "{} is missing: build the workspace first",
+        p.display()
+    );
     p
 }
 
 /// A product plugin library (`plugins/<name>`).
 pub fn plugin(name: &str) -> PathBuf {
     let p = target_dir().join(format!("libdaqflow_plugin_{name}.so"));
-    assert!(p.exists(), "{} is missing: build the workspace first", p.display());
+    assert!(
+        p.exists(),
+        "{} is missing: build the workspace first",
+        p.display()
+    );
     p
 }
 
@@ -76,7 +88,9 @@ pub struct Outcome {
 impl Outcome {
     /// Exit code (panics on death by signal).
     pub fn code(&self) -> i32 {
-        self.status.code().unwrap_or_else(|| panic!("killed by a signal: {self:?}"))
+        self.status
+            .code()
+            .unwrap_or_else(|| panic!("killed by a signal: {self:?}"))
     }
 
     /// A node of the report by name.
@@ -134,7 +148,11 @@ pub fn run_pipeline(dir: &Path, toml: &str, timeout: Duration) -> Outcome {
     let report = dir.join("report.json");
     let _ = std::fs::remove_file(&report);
     let mut cmd = daqflow();
-    cmd.arg("run").arg("--quiet").arg("--report").arg(&report).arg(&file);
+    cmd.arg("run")
+        .arg("--quiet")
+        .arg("--report")
+        .arg(&report)
+        .arg(&file);
     let mut o = run_cmd(cmd, timeout);
     o.report = std::fs::read_to_string(&report)
         .ok()

@@ -191,7 +191,10 @@ pub fn load(path: &Path) -> (Option<PipelineFile>, Vec<Diagnostic>) {
         Ok(text) => parse(path, &text),
         Err(e) => (
             None,
-            vec![Diagnostic::new(path, format!("cannot read the pipeline file: {e}"))],
+            vec![Diagnostic::new(
+                path,
+                format!("cannot read the pipeline file: {e}"),
+            )],
         ),
     }
 }
@@ -259,7 +262,12 @@ impl Parser<'_> {
             match name {
                 "pipeline" => match value.get_ref() {
                     DeValue::Table(t) => self.pipeline_section(t, &mut pipeline),
-                    _ => self.err(key_line, None, "`pipeline` must be a table: [pipeline]".into(), None),
+                    _ => self.err(
+                        key_line,
+                        None,
+                        "`pipeline` must be a table: [pipeline]".into(),
+                        None,
+                    ),
                 },
                 "sources" | "filters" | "sinks" => {
                     let kind = match name {
@@ -347,15 +355,30 @@ impl Parser<'_> {
                 },
                 "stop_after_secs" => match as_f64(v) {
                     Some(s) if s > 0.0 => p.stop_after_secs = Some(s),
-                    _ => self.err(line, None, "`stop_after_secs` must be a positive number".into(), None),
+                    _ => self.err(
+                        line,
+                        None,
+                        "`stop_after_secs` must be a positive number".into(),
+                        None,
+                    ),
                 },
                 "drain_timeout_secs" => match as_f64(v) {
                     Some(s) if s > 0.0 => p.drain_timeout_secs = s,
-                    _ => self.err(line, None, "`drain_timeout_secs` must be a positive number".into(), None),
+                    _ => self.err(
+                        line,
+                        None,
+                        "`drain_timeout_secs` must be a positive number".into(),
+                        None,
+                    ),
                 },
                 "pool_mb" => match as_u64(v) {
                     Some(n) if n > 0 => p.pool_mb = n,
-                    _ => self.err(line, None, "`pool_mb` must be a positive integer (MiB)".into(), None),
+                    _ => self.err(
+                        line,
+                        None,
+                        "`pool_mb` must be a positive integer (MiB)".into(),
+                        None,
+                    ),
                 },
                 "plugin_path" => match v {
                     DeValue::String(s) => p.plugin_path = vec![PathBuf::from(s.as_ref())],
@@ -365,7 +388,12 @@ impl Parser<'_> {
                             match item.get_ref() {
                                 DeValue::String(s) => paths.push(PathBuf::from(s.as_ref())),
                                 _ => {
-                                    self.err(line, None, "`plugin_path` entries must be strings".into(), None);
+                                    self.err(
+                                        line,
+                                        None,
+                                        "`plugin_path` entries must be strings".into(),
+                                        None,
+                                    );
                                 }
                             }
                         }
@@ -380,18 +408,36 @@ impl Parser<'_> {
                 },
                 other => {
                     let help = match closest(other, &PIPELINE_KEYS) {
-                        Some(g) => format!("did you mean `{g}`? Valid keys: {}", PIPELINE_KEYS.join(", ")),
+                        Some(g) => format!(
+                            "did you mean `{g}`? Valid keys: {}",
+                            PIPELINE_KEYS.join(", ")
+                        ),
                         None => format!("valid keys: {}", PIPELINE_KEYS.join(", ")),
                     };
-                    self.err(line, None, format!("unknown key `{other}` in [pipeline]"), Some(help));
+                    self.err(
+                        line,
+                        None,
+                        format!("unknown key `{other}` in [pipeline]"),
+                        Some(help),
+                    );
                 }
             }
         }
     }
 
-    fn node(&mut self, kind: NodeKind, name: String, line: usize, value: &Sp<DeValue<'_>>) -> Option<NodeConfig> {
+    fn node(
+        &mut self,
+        kind: NodeKind,
+        name: String,
+        line: usize,
+        value: &Sp<DeValue<'_>>,
+    ) -> Option<NodeConfig> {
         let section = kind.section();
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
             self.err(
                 line,
                 Some(&name),
@@ -457,7 +503,8 @@ impl Parser<'_> {
                     _ => self.err(
                         kline,
                         Some(&name),
-                        "`inputs` must be a list of node names, e.g. inputs = [\"detector\"]".into(),
+                        "`inputs` must be a list of node names, e.g. inputs = [\"detector\"]"
+                            .into(),
                         None,
                     ),
                 },
@@ -484,7 +531,9 @@ impl Parser<'_> {
                 line,
                 Some(&name),
                 "missing `plugin`".into(),
-                Some("add plugin = \"NAME\"; run `daqflow plugins` to list the plugins found".into()),
+                Some(
+                    "add plugin = \"NAME\"; run `daqflow plugins` to list the plugins found".into(),
+                ),
             );
         }
         Some(node)
@@ -634,9 +683,18 @@ mod tests {
         );
         let text: Vec<String> = d.iter().map(|d| d.to_string()).collect();
         assert_eq!(d.len(), 3, "{text:#?}");
-        assert!(text[0].contains("unknown section `pipline`") && text[0].contains("did you mean `pipeline`"));
-        assert!(text.iter().any(|t| t.contains("t.toml:3: node `a`: missing `plugin`")));
-        assert!(text.iter().any(|t| t.contains("t.toml:7: node `b`: invalid `queue`")));
+        assert!(
+            text[0].contains("unknown section `pipline`")
+                && text[0].contains("did you mean `pipeline`")
+        );
+        assert!(
+            text.iter()
+                .any(|t| t.contains("t.toml:3: node `a`: missing `plugin`"))
+        );
+        assert!(
+            text.iter()
+                .any(|t| t.contains("t.toml:7: node `b`: invalid `queue`"))
+        );
     }
 
     #[test]
@@ -654,7 +712,10 @@ mod tests {
         assert!(d.is_empty());
         assert_eq!(
             f.unwrap().nodes[0].queue,
-            Some(QueuePolicy { capacity: 64, when_full: WhenFull::DropNewest })
+            Some(QueuePolicy {
+                capacity: 64,
+                when_full: WhenFull::DropNewest
+            })
         );
     }
 }

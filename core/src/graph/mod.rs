@@ -38,8 +38,17 @@ pub struct Graph {
 
 /// Builds the graph of `file`. `inputs_req[i]` is what node i's plugin needs from its lane
 /// (`None` when its plugin could not be loaded). Problems are appended to `diags`.
-pub fn build(file: &PipelineFile, inputs_req: &[Option<InputRequirement>], diags: &mut Vec<Diagnostic>) -> Graph {
-    let index: BTreeMap<&str, usize> = file.nodes.iter().enumerate().map(|(i, n)| (n.name.as_str(), i)).collect();
+pub fn build(
+    file: &PipelineFile,
+    inputs_req: &[Option<InputRequirement>],
+    diags: &mut Vec<Diagnostic>,
+) -> Graph {
+    let index: BTreeMap<&str, usize> = file
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.name.as_str(), i))
+        .collect();
     let names: Vec<String> = file.nodes.iter().map(|n| n.name.clone()).collect();
     let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
     let mut edges = Vec::new();
@@ -47,7 +56,11 @@ pub fn build(file: &PipelineFile, inputs_req: &[Option<InputRequirement>], diags
 
     for (to, node) in file.nodes.iter().enumerate() {
         let line = node.line_of("inputs");
-        let d = |msg: String| Diagnostic::new(&file.path, msg).line(Some(line)).node(&node.name);
+        let d = |msg: String| {
+            Diagnostic::new(&file.path, msg)
+                .line(Some(line))
+                .node(&node.name)
+        };
         match node.kind {
             NodeKind::Source if !node.inputs.is_empty() => {
                 diags.push(
@@ -60,7 +73,10 @@ pub fn build(file: &PipelineFile, inputs_req: &[Option<InputRequirement>], diags
                 diags.push(
                     d(format!("a {} needs `inputs`; nothing feeds it", node.kind))
                         .line(Some(node.line))
-                        .help(format!("add inputs = [\"NODE\"] with one of: {}", name_refs.join(", "))),
+                        .help(format!(
+                            "add inputs = [\"NODE\"] with one of: {}",
+                            name_refs.join(", ")
+                        )),
                 );
                 continue;
             }
@@ -95,7 +111,9 @@ pub fn build(file: &PipelineFile, inputs_req: &[Option<InputRequirement>], diags
                     if let Some(g) = crate::config::closest(input, &name_refs) {
                         let _ = write!(m, " (did you mean `{g}`?)");
                     }
-                    diags.push(d(m).help(format!("nodes in this pipeline: {}", name_refs.join(", "))));
+                    diags.push(
+                        d(m).help(format!("nodes in this pipeline: {}", name_refs.join(", "))),
+                    );
                 }
                 Some(&from) => {
                     if file.nodes[from].kind == NodeKind::Sink {
@@ -114,10 +132,19 @@ pub fn build(file: &PipelineFile, inputs_req: &[Option<InputRequirement>], diags
     for (i, node) in file.nodes.iter().enumerate() {
         if node.kind != NodeKind::Sink && consumers[i] == 0 {
             diags.push(
-                Diagnostic::new(&file.path, format!("the {}'s frames go nowhere: no node lists it in `inputs`", node.kind))
-                    .line(Some(node.line))
-                    .node(&node.name)
-                    .help(format!("add \"{}\" to the inputs of a sink (e.g. a `discard` sink)", node.name)),
+                Diagnostic::new(
+                    &file.path,
+                    format!(
+                        "the {}'s frames go nowhere: no node lists it in `inputs`",
+                        node.kind
+                    ),
+                )
+                .line(Some(node.line))
+                .node(&node.name)
+                .help(format!(
+                    "add \"{}\" to the inputs of a sink (e.g. a `discard` sink)",
+                    node.name
+                )),
             );
         }
     }
@@ -192,10 +219,22 @@ impl Graph {
     /// Text rendering: one line per node with its inputs and lane policies.
     pub fn to_text(&self, file: &PipelineFile) -> String {
         let mut s = String::new();
-        let _ = writeln!(s, "pipeline \"{}\" ({} nodes, {} lanes)", file.pipeline.name, self.names.len(), self.edges.len());
+        let _ = writeln!(
+            s,
+            "pipeline \"{}\" ({} nodes, {} lanes)",
+            file.pipeline.name,
+            self.names.len(),
+            self.edges.len()
+        );
         for &i in &self.order {
             let n = &file.nodes[i];
-            let _ = write!(s, "  {:<8} {:<16} plugin={}", n.kind.to_string(), n.name, n.plugin);
+            let _ = write!(
+                s,
+                "  {:<8} {:<16} plugin={}",
+                n.kind.to_string(),
+                n.name,
+                n.plugin
+            );
             let ins: Vec<String> = self
                 .edges
                 .iter()
@@ -213,17 +252,29 @@ impl Graph {
     /// Graphviz DOT rendering.
     pub fn to_dot(&self, file: &PipelineFile) -> String {
         let mut s = String::new();
-        let _ = writeln!(s, "digraph \"{}\" {{\n  rankdir=LR;", file.pipeline.name.replace('"', "'"));
+        let _ = writeln!(
+            s,
+            "digraph \"{}\" {{\n  rankdir=LR;",
+            file.pipeline.name.replace('"', "'")
+        );
         for (i, n) in file.nodes.iter().enumerate() {
             let shape = match n.kind {
                 NodeKind::Source => "invhouse",
                 NodeKind::Filter => "box",
                 NodeKind::Sink => "house",
             };
-            let _ = writeln!(s, "  \"{}\" [shape={shape}, label=\"{}\\n({})\"];", self.names[i], n.name, n.plugin);
+            let _ = writeln!(
+                s,
+                "  \"{}\" [shape={shape}, label=\"{}\\n({})\"];",
+                self.names[i], n.name, n.plugin
+            );
         }
         for e in &self.edges {
-            let style = if e.policy.is_lossless() { "solid" } else { "dashed" };
+            let style = if e.policy.is_lossless() {
+                "solid"
+            } else {
+                "dashed"
+            };
             let _ = writeln!(
                 s,
                 "  \"{}\" -> \"{}\" [label=\"{}\", style={style}];",

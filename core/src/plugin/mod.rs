@@ -150,17 +150,19 @@ impl Plugin {
         let path = path.to_path_buf();
         // SAFETY: loading a library runs its initialisers; that is what loading a plugin
         // means. Plugins are trusted code chosen by the user.
-        let lib = unsafe { libloading::Library::new(&path) }.map_err(|e| LoadError::NotLoadable {
-            path: path.clone(),
-            detail: dl_detail(&e),
-        })?;
+        let lib =
+            unsafe { libloading::Library::new(&path) }.map_err(|e| LoadError::NotLoadable {
+                path: path.clone(),
+                detail: dl_detail(&e),
+            })?;
         // Never unloaded (see module docs).
         let lib: &'static libloading::Library = Box::leak(Box::new(lib));
         // SAFETY: the symbol type is the documented entry signature.
-        let entry: abi::EntryFn = match unsafe { lib.get::<abi::EntryFn>(abi::ENTRY_SYMBOL.as_bytes()) } {
-            Ok(sym) => *sym,
-            Err(_) => return Err(LoadError::MissingSymbol { path }),
-        };
+        let entry: abi::EntryFn =
+            match unsafe { lib.get::<abi::EntryFn>(abi::ENTRY_SYMBOL.as_bytes()) } {
+                Ok(sym) => *sym,
+                Err(_) => return Err(LoadError::MissingSymbol { path }),
+            };
         // SAFETY: the entry returns a pointer to static data (checked below before use).
         let ptr = unsafe { entry() };
         if ptr.is_null() {
@@ -200,7 +202,7 @@ impl Plugin {
                 ),
             });
         }
-        if (ptr as usize) % std::mem::align_of::<PluginDescriptor>() != 0 {
+        if !(ptr as usize).is_multiple_of(std::mem::align_of::<PluginDescriptor>()) {
             return Err(LoadError::BadDescriptor {
                 path,
                 what: "descriptor is misaligned".into(),
@@ -230,7 +232,14 @@ impl Plugin {
         if !has_entry {
             return Err(LoadError::BadDescriptor {
                 path,
-                what: format!("a {kind} plugin without its {} function", if kind == NodeKind::Source { "next" } else { "push" }),
+                what: format!(
+                    "a {kind} plugin without its {} function",
+                    if kind == NodeKind::Source {
+                        "next"
+                    } else {
+                        "push"
+                    }
+                ),
             });
         }
         // SAFETY: descriptor strings are 'static.
@@ -269,13 +278,20 @@ impl Plugin {
             )
         };
         if status != abi::STATUS_OK {
-            return Err(format!("plugin `{}` failed to describe its settings", self.name));
+            return Err(format!(
+                "plugin `{}` failed to describe its settings",
+                self.name
+            ));
         }
-        serde_json::from_str(&text).map_err(|e| format!("plugin `{}` settings schema is not JSON: {e}", self.name))
+        serde_json::from_str(&text)
+            .map_err(|e| format!("plugin `{}` settings schema is not JSON: {e}", self.name))
     }
 
     /// Checks `settings` without creating anything; each problem names its field.
-    pub fn validate_settings(&self, settings: &serde_json::Map<String, serde_json::Value>) -> Vec<(String, String)> {
+    pub fn validate_settings(
+        &self,
+        settings: &serde_json::Map<String, serde_json::Value>,
+    ) -> Vec<(String, String)> {
         let json = serde_json::Value::Object(settings.clone()).to_string();
         let mut errors = crate::runtime::host::ErrorSink::default();
         // SAFETY: json and errors outlive the call.
@@ -335,7 +351,10 @@ impl SearchPath {
             };
             sp.push(d, "pipeline plugin_path");
         }
-        if let Some(dir) = std::env::current_exe().ok().and_then(|p| p.parent().map(Path::to_path_buf)) {
+        if let Some(dir) = std::env::current_exe()
+            .ok()
+            .and_then(|p| p.parent().map(Path::to_path_buf))
+        {
             sp.push(dir.clone(), "next to the daqflow executable");
             // An installed layout: bin/daqflow with lib/daqflow/*.so.
             sp.push(dir.join("../lib/daqflow"), "next to the daqflow executable");
@@ -355,7 +374,9 @@ impl SearchPath {
 pub fn is_candidate(file_name: &str) -> bool {
     let stem = file_name.strip_prefix("lib").unwrap_or(file_name);
     stem.starts_with("daqflow_plugin_")
-        && (file_name.ends_with(".so") || file_name.ends_with(".dylib") || file_name.ends_with(".dll"))
+        && (file_name.ends_with(".so")
+            || file_name.ends_with(".dylib")
+            || file_name.ends_with(".dll"))
 }
 
 /// Every plugin found on a search path, and the candidates that failed to load.
@@ -379,11 +400,17 @@ impl Registry {
             ..Registry::default()
         };
         for (dir, _) in reg.search.dirs.clone() {
-            let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
             let mut files: Vec<PathBuf> = entries
                 .filter_map(|e| e.ok())
                 .map(|e| e.path())
-                .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(is_candidate))
+                .filter(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(is_candidate)
+                })
                 .collect();
             files.sort();
             for f in files {
@@ -405,9 +432,17 @@ impl Registry {
     /// Resolves a node's `plugin = "..."`: a path (contains `/` or ends in a library
     /// extension; relative to `base`) is loaded directly, a name is looked up.
     pub fn resolve(&self, spec: &str, base: &Path) -> Result<Plugin, String> {
-        if spec.contains('/') || spec.ends_with(".so") || spec.ends_with(".dylib") || spec.ends_with(".dll") {
+        if spec.contains('/')
+            || spec.ends_with(".so")
+            || spec.ends_with(".dylib")
+            || spec.ends_with(".dll")
+        {
             let p = Path::new(spec);
-            let p = if p.is_relative() { base.join(p) } else { p.to_path_buf() };
+            let p = if p.is_relative() {
+                base.join(p)
+            } else {
+                p.to_path_buf()
+            };
             if !p.exists() {
                 return Err(format!("plugin library `{}` does not exist", p.display()));
             }

@@ -34,7 +34,11 @@ fn resolve<'a>(root: &'a Value, v: &'a Value) -> &'a Value {
 fn type_of(root: &Value, v: &Value) -> String {
     let v = resolve(root, v);
     if let Some(e) = v.get("enum").and_then(Value::as_array) {
-        return e.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(" | ");
+        return e
+            .iter()
+            .map(|x| x.to_string())
+            .collect::<Vec<_>>()
+            .join(" | ");
     }
     if let Some(c) = v.get("const") {
         return c.to_string();

@@ -66,7 +66,10 @@ impl Shared {
 
     /// Why the run stopped, if it was asked to.
     pub fn stop_reason(&self) -> Option<String> {
-        self.stop_reason.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.stop_reason
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 
@@ -100,7 +103,10 @@ impl NodeStats {
 
     /// True once the node failed.
     pub fn failed(&self) -> bool {
-        self.error.lock().unwrap_or_else(|e| e.into_inner()).is_some()
+        self.error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
     }
 }
 
@@ -128,7 +134,10 @@ impl NodeHost {
 
     /// Closes the output lanes (consumers drain what is queued, then see the end).
     pub fn close_outputs(&self) {
-        self.outputs.write().unwrap_or_else(|e| e.into_inner()).clear();
+        self.outputs
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
 
     /// Sends `frame` to every output lane: the same buffer to each (reference counted).
@@ -176,7 +185,13 @@ impl ErrorSink {
             "no error text given".into()
         } else {
             e.into_iter()
-                .map(|(f, m)| if f.is_empty() { m } else { format!("`{f}`: {m}") })
+                .map(|(f, m)| {
+                    if f.is_empty() {
+                        m
+                    } else {
+                        format!("`{f}`: {m}")
+                    }
+                })
                 .collect::<Vec<_>>()
                 .join("; ")
         }
@@ -255,7 +270,8 @@ unsafe extern "C" fn host_request_stop(n: *mut HostNode) {
     // SAFETY: live node.
     let n = unsafe { node(n) };
     log::info!("node `{}` asked the pipeline to stop", n.name);
-    n.shared.request_stop(&format!("requested by node `{}`", n.name));
+    n.shared
+        .request_stop(&format!("requested by node `{}`", n.name));
 }
 
 unsafe extern "C" fn host_set_counter(n: *mut HostNode, name: RStr, value: u64) {
@@ -282,7 +298,10 @@ unsafe extern "C" fn host_frame_alloc(
         set_error(err, format!("unknown dtype code {}", spec.dtype));
         return abi::STATUS_ERROR;
     }
-    if !matches!(spec.encoding, abi::ENCODING_RAW | abi::ENCODING_LZ4 | abi::ENCODING_BSLZ4) {
+    if !matches!(
+        spec.encoding,
+        abi::ENCODING_RAW | abi::ENCODING_LZ4 | abi::ENCODING_BSLZ4
+    ) {
         set_error(err, format!("unknown encoding code {}", spec.encoding));
         return abi::STATUS_ERROR;
     }
@@ -310,7 +329,11 @@ unsafe extern "C" fn host_frame_release(handle: *mut c_void) {
     drop(unsafe { FrameRef::from_handle(handle) });
 }
 
-unsafe extern "C" fn host_frame_make_unique(n: *mut HostNode, frame: *mut RawFrame, err: *mut RStr) -> i32 {
+unsafe extern "C" fn host_frame_make_unique(
+    n: *mut HostNode,
+    frame: *mut RawFrame,
+    err: *mut RStr,
+) -> i32 {
     // SAFETY: live node; `frame` is a reference the plugin owns.
     let (n, raw) = unsafe { (node(n), &mut *frame) };
     // SAFETY: the plugin passes ownership of its reference to us for the duration.

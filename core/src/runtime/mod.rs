@@ -92,15 +92,34 @@ impl Instance {
         let mut err = ErrorSink::default();
         // SAFETY: a live instance of this plugin; err outlives the call.
         let status = unsafe { f(self.ptr, err.as_ptr()) };
-        (status, if status < 0 { err.message() } else { String::new() })
+        (
+            status,
+            if status < 0 {
+                err.message()
+            } else {
+                String::new()
+            },
+        )
     }
 
     fn push(&self, frame: FrameRef) -> (i32, String) {
-        let push = self.plugin.desc.vtable.push.expect("checked at load: filters and sinks have push");
+        let push = self
+            .plugin
+            .desc
+            .vtable
+            .push
+            .expect("checked at load: filters and sinks have push");
         let mut err = ErrorSink::default();
         // SAFETY: a live instance; ownership of the frame reference passes to the plugin.
         let status = unsafe { push(self.ptr, frame.into_raw(), err.as_ptr()) };
-        (status, if status < 0 { err.message() } else { String::new() })
+        (
+            status,
+            if status < 0 {
+                err.message()
+            } else {
+                String::new()
+            },
+        )
     }
 
     fn destroy(self) {
@@ -159,8 +178,15 @@ pub fn run(v: &Validated, control: &RunControl, opts: &RunOptions) -> RunReport 
     let file = &v.file;
     let started = Instant::now();
     let n = file.nodes.len();
-    let frames_in_flight: usize = v.graph.edges.iter().map(|e| e.policy.capacity).sum::<usize>() + 2 * n;
-    let pool_bytes = usize::try_from(file.pipeline.pool_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
+    let frames_in_flight: usize = v
+        .graph
+        .edges
+        .iter()
+        .map(|e| e.policy.capacity)
+        .sum::<usize>()
+        + 2 * n;
+    let pool_bytes =
+        usize::try_from(file.pipeline.pool_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
     let shared = Shared::new(pool_bytes, frames_in_flight);
 
     // Lanes.
@@ -187,7 +213,12 @@ pub fn run(v: &Validated, control: &RunControl, opts: &RunOptions) -> RunReport 
         .enumerate()
         .map(|(i, (node, outs))| {
             Arc::new(NodeHost {
-                input_lossless: v.graph.edges.iter().filter(|e| e.to == i).all(|e| e.policy.is_lossless()),
+                input_lossless: v
+                    .graph
+                    .edges
+                    .iter()
+                    .filter(|e| e.to == i)
+                    .all(|e| e.policy.is_lossless()),
                 name: node.name.clone(),
                 kind: node.kind,
                 shared: shared.clone(),
@@ -206,7 +237,13 @@ pub fn run(v: &Validated, control: &RunControl, opts: &RunOptions) -> RunReport 
         let mut ptr = std::ptr::null_mut();
         // SAFETY: the host node outlives the instance (kept in `hosts` until after destroy).
         let status = unsafe {
-            (plugin.desc.vtable.create)(&HOST_API, hosts[i].as_ptr(), RStr::new(&json), &mut ptr, err.as_ptr())
+            (plugin.desc.vtable.create)(
+                &HOST_API,
+                hosts[i].as_ptr(),
+                RStr::new(&json),
+                &mut ptr,
+                err.as_ptr(),
+            )
         };
         if status == abi::STATUS_OK && !ptr.is_null() {
             instances.push(Some(Instance { plugin, ptr }));
@@ -240,21 +277,29 @@ pub fn run(v: &Validated, control: &RunControl, opts: &RunOptions) -> RunReport 
             };
             let host = hosts[i].clone();
             let ins = Inputs::new(inputs[i].take().unwrap_or_default());
-            let limit = if kind == NodeKind::Source { file.pipeline.stop_after_frames } else { None };
+            let limit = if kind == NodeKind::Source {
+                file.pipeline.stop_after_frames
+            } else {
+                None
+            };
             let done = done_tx.clone();
             let started_tx = started_tx.clone();
             let name = host.name.clone();
-            let spawn = std::thread::Builder::new().name(format!("node:{name}")).spawn(move || {
-                let _done = DoneGuard(done, i);
-                node_thread(inst, host, ins, limit, started_tx)
-            });
+            let spawn = std::thread::Builder::new()
+                .name(format!("node:{name}"))
+                .spawn(move || {
+                    let _done = DoneGuard(done, i);
+                    node_thread(inst, host, ins, limit, started_tx)
+                });
             match spawn {
                 Ok(h) => {
                     threads[i] = Some(h);
                     spawned += 1;
                 }
                 Err(e) => {
-                    hosts[i].stats.fail(&name, format!("cannot spawn its thread: {e}"));
+                    hosts[i]
+                        .stats
+                        .fail(&name, format!("cannot spawn its thread: {e}"));
                     shared.request_stop("a node thread could not be spawned");
                 }
             }
@@ -287,7 +332,11 @@ pub fn run(v: &Validated, control: &RunControl, opts: &RunOptions) -> RunReport 
         .drain_timeout
         .unwrap_or(Duration::from_secs_f64(file.pipeline.drain_timeout_secs));
     let tty = std::io::stderr().is_terminal();
-    let status_every = if tty { Duration::from_millis(500) } else { Duration::from_secs(5) };
+    let status_every = if tty {
+        Duration::from_millis(500)
+    } else {
+        Duration::from_secs(5)
+    };
     let mut status = StatusLine::new(n);
     let mut last_status = Instant::now();
     let mut status_drawn = false;
@@ -369,7 +418,10 @@ pub fn run(v: &Validated, control: &RunControl, opts: &RunOptions) -> RunReport 
         if t.is_finished() || remaining == 0 {
             match t.join() {
                 Ok(inst) => inst.destroy(),
-                Err(_) => hosts[i].stats.fail(&hosts[i].name, "the node thread panicked in the core".into()),
+                Err(_) => hosts[i].stats.fail(
+                    &hosts[i].name,
+                    "the node thread panicked in the core".into(),
+                ),
             }
         } else {
             stuck.push(hosts[i].name.clone());
@@ -402,8 +454,18 @@ pub fn run(v: &Validated, control: &RunControl, opts: &RunOptions) -> RunReport 
                 frames_out: h.stats.frames_out.load(Ordering::Relaxed),
                 frames_failed: h.stats.frames_failed.load(Ordering::Relaxed),
                 copies: h.stats.copies.load(Ordering::Relaxed),
-                counters: h.stats.custom.lock().unwrap_or_else(|e| e.into_inner()).clone(),
-                error: h.stats.error.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+                counters: h
+                    .stats
+                    .custom
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone(),
+                error: h
+                    .stats
+                    .error
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone(),
             })
             .collect(),
         edges: v
@@ -442,7 +504,8 @@ impl Drop for DoneGuard {
 fn fail(host: &NodeHost, msg: String) {
     log::error!(target: &host.name, "{msg}; stopping the pipeline");
     host.stats.fail(&host.name, msg);
-    host.shared.request_stop(&format!("node `{}` failed", host.name));
+    host.shared
+        .request_stop(&format!("node `{}` failed", host.name));
 }
 
 fn node_thread(

@@ -120,9 +120,14 @@ pub enum AllocError {
 }
 
 struct PoolState {
+    // Boxed: frames point at their slot, so a slot must not move when the Vec grows.
+    #[allow(clippy::vec_box)]
     free: Vec<Box<Slot>>,
     /// Bytes of payload allocated (free or in use).
     allocated: usize,
+    /// Callers waiting for a buffer. std's `notify_one` always makes a futex syscall, so
+    /// releases only notify when somebody waits: that keeps the release path lock + push.
+    waiting: usize,
 }
 
 /// Pool statistics for the report.
@@ -160,6 +165,7 @@ impl Pool {
             state: Mutex::new(PoolState {
                 free: Vec::new(),
                 allocated: 0,
+                waiting: 0,
             }),
             freed: Condvar::new(),
             budget,
@@ -198,14 +204,21 @@ impl Pool {
     fn give_back(&self, slot: Box<Slot>) {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
         st.free.push(slot);
+        let notify = st.waiting > 0;
         drop(st);
-        self.freed.notify_one();
+        if notify {
+            self.freed.notify_one();
+        }
     }
 
     /// A unique frame with room for `spec`, header initialised from it. Waits while the
     /// budget is in use. `frames_in_flight` (the most frames the queues can hold) is used
     /// only to warn when the budget is too small for the pipeline's queues.
-    pub fn acquire(self: &Arc<Self>, spec: &FrameSpec, frames_in_flight: usize) -> Result<FrameRef, AllocError> {
+    pub fn acquire(
+        self: &Arc<Self>,
+        spec: &FrameSpec,
+        frames_in_flight: usize,
+    ) -> Result<FrameRef, AllocError> {
         let need = spec.data_len.max(1).div_ceil(GRANULE) * GRANULE;
         if need > self.budget {
             return Err(AllocError::TooLarge(format!(
@@ -267,12 +280,16 @@ impl Pool {
                 waited = true;
                 self.waits.fetch_add(1, Ordering::Relaxed);
             }
+            st.waiting += 1;
             let (guard, _) = self
                 .freed
                 .wait_timeout(st, Duration::from_millis(50))
                 .unwrap_or_else(|e| e.into_inner());
             st = guard;
-            if wait_start.elapsed() > Duration::from_secs(10) && !self.warned_small.swap(true, Ordering::Relaxed) {
+            st.waiting -= 1;
+            if wait_start.elapsed() > Duration::from_secs(10)
+                && !self.warned_small.swap(true, Ordering::Relaxed)
+            {
                 log::warn!(
                     "waiting for a free frame buffer for 10 s: every buffer of the {} MiB pool is \
                      held by queues or plugins; raise `pool_mb` in [pipeline]",
@@ -352,6 +369,9 @@ mod tests {
     #[test]
     fn too_large_is_an_error() {
         let pool = Pool::new(4096, Arc::new(AtomicBool::new(false)));
-        assert!(matches!(pool.acquire(&spec(5000), 0), Err(AllocError::TooLarge(_))));
+        assert!(matches!(
+            pool.acquire(&spec(5000), 0),
+            Err(AllocError::TooLarge(_))
+        ));
     }
 }

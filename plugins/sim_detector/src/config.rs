@@ -38,6 +38,9 @@ pub enum Pattern {
     Ramp,
     /// Every pixel equal to `value` (the cheapest pattern: a fill).
     Constant,
+    /// Pixels left as the pool buffer holds them (stale data): only for measuring the
+    /// framework itself, without the cost of writing pixels.
+    None,
 }
 
 /// Settings of `sim_detector`.
@@ -59,7 +62,8 @@ pub struct Settings {
     /// Frames to produce before the stream ends; 0 = until the pipeline stops.
     #[serde(default)]
     pub frames: u64,
-    /// Test pattern: "bars" (noise + moving bars), "ramp" or "constant".
+    /// Test pattern: "bars" (noise + moving bars), "ramp", "constant", or "none" (pixels not
+    /// written: for framework benchmarks).
     #[serde(default = "default_pattern")]
     pub pattern: Pattern,
     /// Seed of the noise: the same seed gives the same frames.
@@ -97,7 +101,10 @@ impl PluginSettings for Settings {
         let mut e = Vec::new();
         for (name, v) in [("width", self.width), ("height", self.height)] {
             if v == 0 || v > MAX_SIDE {
-                e.push(SettingsError::new(name, format!("must be 1..={MAX_SIDE}, got {v}")));
+                e.push(SettingsError::new(
+                    name,
+                    format!("must be 1..={MAX_SIDE}, got {v}"),
+                ));
             }
         }
         if !(self.rate_hz.is_finite() && self.rate_hz >= 0.0) {

@@ -42,8 +42,16 @@ impl Source for SimDetector {
             s.height,
             s.dtype.dtype(),
             s.pattern,
-            if s.rate_hz > 0.0 { format!("{} Hz", s.rate_hz) } else { "full speed".into() },
-            if s.frames > 0 { format!(", {} frames", s.frames) } else { String::new() }
+            if s.rate_hz > 0.0 {
+                format!("{} Hz", s.rate_hz)
+            } else {
+                "full speed".into()
+            },
+            if s.frames > 0 {
+                format!(", {} frames", s.frames)
+            } else {
+                String::new()
+            }
         );
         self.started = Some(Instant::now());
         let _ = ctx;
@@ -132,7 +140,10 @@ mod tests {
 
     #[test]
     fn patterns() {
-        let ramp = frames(json!({"width": 8, "height": 4, "dtype": "u16", "pattern": "ramp", "rate_hz": 0}), 2);
+        let ramp = frames(
+            json!({"width": 8, "height": 4, "dtype": "u16", "pattern": "ramp", "rate_hz": 0}),
+            2,
+        );
         let v = ramp[1].view::<u16>().unwrap();
         assert_eq!(v[[0, 0]], 1);
         assert_eq!(v[[2, 3]], 6);
@@ -145,7 +156,11 @@ mod tests {
 
     #[test]
     fn ends_after_frames() {
-        let mut h = Harness::new(daqflow_plugin_entry, json!({"width": 4, "height": 4, "frames": 2, "rate_hz": 0})).unwrap();
+        let mut h = Harness::new(
+            daqflow_plugin_entry,
+            json!({"width": 4, "height": 4, "frames": 2, "rate_hz": 0}),
+        )
+        .unwrap();
         h.start().unwrap();
         assert_eq!(h.produce().unwrap(), Next::Continue);
         assert_eq!(h.produce().unwrap(), Next::Continue);

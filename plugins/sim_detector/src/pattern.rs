@@ -93,7 +93,11 @@ impl Generator {
     /// Builds the noise table for `s`.
     pub fn new(s: &Settings) -> Generator {
         let width = s.width as usize;
-        let n = if s.pattern == Pattern::Bars { width + NOISE_SLACK } else { 0 };
+        let n = if s.pattern == Pattern::Bars {
+            width + NOISE_SLACK
+        } else {
+            0
+        };
         // Background ~5% of full scale with ±4% photon-like fluctuation.
         let noise = (0..n)
             .map(|i| {
@@ -121,7 +125,9 @@ impl Generator {
             DType::U16 => self.fill_typed::<u16>(frame, n),
             DType::U32 => self.fill_typed::<u32>(frame, n),
             DType::F32 => self.fill_typed::<f32>(frame, n),
-            other => Err(PluginError::new(format!("sim_detector cannot make {other} frames"))),
+            other => Err(PluginError::new(format!(
+                "sim_detector cannot make {other} frames"
+            ))),
         }
     }
 
@@ -135,6 +141,7 @@ impl Generator {
             .as_slice_mut()
             .ok_or_else(|| PluginError::new("frame is not contiguous"))?;
         match self.pattern {
+            Pattern::None => {}
             Pattern::Constant => out.fill(T::from_f64(self.value)),
             Pattern::Ramp => {
                 for (y, row) in out.chunks_exact_mut(w).enumerate() {
@@ -147,11 +154,18 @@ impl Generator {
             Pattern::Bars => {
                 let seed = self.seed;
                 let t = self.tables(n);
-                let Tables { noise, bars_x, bars_y } = t;
+                let Tables {
+                    noise,
+                    bars_x,
+                    bars_y,
+                } = t;
                 for (y, row) in out.chunks_exact_mut(w).enumerate() {
-                    let off = (mix(seed ^ mix(n.wrapping_mul(0x1_0000_0001) ^ y as u64)) as usize) % NOISE_SLACK;
+                    let off = (mix(seed ^ mix(n.wrapping_mul(0x1_0000_0001) ^ y as u64)) as usize)
+                        % NOISE_SLACK;
                     let by = bars_y[y];
-                    for ((p, &nz), &bx) in row.iter_mut().zip(&noise[off..off + w]).zip(bars_x.iter()) {
+                    for ((p, &nz), &bx) in
+                        row.iter_mut().zip(&noise[off..off + w]).zip(bars_x.iter())
+                    {
                         *p = nz + bx + by;
                     }
                 }
@@ -173,7 +187,11 @@ macro_rules! typed_access {
         impl TypedAccess<$t> for Generator {
             fn tables(&mut self, n: u64) -> &Tables<$t> {
                 if !matches!(self.typed, Some(Typed::$variant(_))) {
-                    let noise = self.noise.iter().map(|&v| <$t>::from_f64(v * <$t>::SCALE)).collect();
+                    let noise = self
+                        .noise
+                        .iter()
+                        .map(|&v| <$t>::from_f64(v * <$t>::SCALE))
+                        .collect();
                     self.typed = Some(Typed::$variant(Tables {
                         noise,
                         bars_x: vec![<$t>::from_f64(0.0); self.width],
@@ -181,7 +199,9 @@ macro_rules! typed_access {
                     }));
                 }
                 let (w, h) = (self.width, self.height);
-                let Some(Typed::$variant(t)) = &mut self.typed else { unreachable!() };
+                let Some(Typed::$variant(t)) = &mut self.typed else {
+                    unreachable!()
+                };
                 // Vertical bars drifting right, one horizontal band drifting down.
                 let period = (w / 8).max(4);
                 let shift = (n as usize * 3) % period;

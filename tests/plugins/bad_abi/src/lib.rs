@@ -6,7 +6,11 @@ use daqflow_sdk::abi::{self, AbiPrefix, PluginDescriptor, PluginVTable, RStr};
 unsafe extern "C" fn never_schema(_: *const abi::HostApi, _: *mut std::ffi::c_void) -> i32 {
     std::process::abort() // the core must not call into a mismatched plugin
 }
-unsafe extern "C" fn never_validate(_: *const abi::HostApi, _: RStr, _: *mut std::ffi::c_void) -> i32 {
+unsafe extern "C" fn never_validate(
+    _: *const abi::HostApi,
+    _: RStr,
+    _: *mut std::ffi::c_void,
+) -> i32 {
     std::process::abort()
 }
 unsafe extern "C" fn never_create(

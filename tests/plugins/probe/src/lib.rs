@@ -28,18 +28,28 @@ pub struct Probe {
 }
 
 fn checksum(b: &[u8]) -> u64 {
-    b.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &x| (h ^ x as u64).wrapping_mul(0x100_0000_01b3))
+    b.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &x| {
+        (h ^ x as u64).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 impl Sink for Probe {
     type Settings = Settings;
 
     fn create(settings: Settings, _ctx: &Context) -> Result<Self, PluginError> {
-        Ok(Probe { settings, lines: Vec::new(), held: Vec::new() })
+        Ok(Probe {
+            settings,
+            lines: Vec::new(),
+            held: Vec::new(),
+        })
     }
 
     fn consume(&mut self, frame: Frame, _ctx: &Context) -> Result<(), PluginError> {
-        self.lines.push((frame.frame_number(), frame.data_ptr() as usize, checksum(frame.bytes())));
+        self.lines.push((
+            frame.frame_number(),
+            frame.data_ptr() as usize,
+            checksum(frame.bytes()),
+        ));
         if self.settings.hold_all {
             self.held.push(frame);
         }
@@ -49,7 +59,10 @@ impl Sink for Probe {
     fn stop(&mut self, _ctx: &Context) -> Result<(), PluginError> {
         for (f, line) in self.held.iter().zip(&self.lines) {
             if checksum(f.bytes()) != line.2 {
-                return Err(PluginError::new(format!("frame {} changed while held", line.0)));
+                return Err(PluginError::new(format!(
+                    "frame {} changed while held",
+                    line.0
+                )));
             }
         }
         let mut out = std::fs::File::create(&self.settings.path)
