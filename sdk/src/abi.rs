@@ -240,6 +240,8 @@ pub struct HostApi {
     pub node_name: unsafe extern "C" fn(node: *mut HostNode) -> RStr,
     /// The most verbose log level the core records (`LOG_ERROR`..=`LOG_TRACE`, 0 = off).
     pub max_log_level: unsafe extern "C" fn() -> u32,
+    /// Nonzero when every input lane of the node is lossless (`block`).
+    pub input_lossless: unsafe extern "C" fn(node: *mut HostNode) -> u32,
     /// Sends a frame downstream; takes ownership of the reference in every case.
     /// `STATUS_ABORTED` when the pipeline aborts (the frame is counted as lost).
     pub emit: unsafe extern "C" fn(node: *mut HostNode, frame: RawFrame) -> i32,

@@ -241,6 +241,13 @@ impl Context {
         unsafe { (self.host.should_stop)(self.node) != 0 }
     }
 
+    /// True when every input lane of this node is lossless (`block`): then frame numbers
+    /// from one source arrive contiguous, and a gap means frames were lost upstream.
+    pub fn input_is_lossless(&self) -> bool {
+        // SAFETY: live node.
+        unsafe { (self.host.input_lossless)(self.node) != 0 }
+    }
+
     /// Asks the whole pipeline to stop in order (sources stop, queues drain).
     pub fn request_stop(&self) {
         // SAFETY: live node.

@@ -204,6 +204,10 @@ unsafe extern "C" fn h_max_log_level() -> u32 {
     abi::LOG_TRACE
 }
 
+unsafe extern "C" fn h_input_lossless(_node: *mut HostNode) -> u32 {
+    1
+}
+
 static HOST: HostApi = HostApi {
     struct_size: std::mem::size_of::<HostApi>(),
     log: h_log,
@@ -219,6 +223,7 @@ static HOST: HostApi = HostApi {
     emit: h_emit,
     node_name: h_node_name,
     max_log_level: h_max_log_level,
+    input_lossless: h_input_lossless,
 };
 
 fn descriptor(entry: EntryFn) -> &'static PluginDescriptor {

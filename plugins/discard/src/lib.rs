@@ -26,7 +26,10 @@ fn default_true() -> bool {
 impl PluginSettings for Settings {
     fn validate(&self) -> Result<(), Vec<SettingsError>> {
         if self.delay_ms > 60_000 {
-            return Err(vec![SettingsError::new("delay_ms", "must be at most 60000 (one minute)")]);
+            return Err(vec![SettingsError::new(
+                "delay_ms",
+                "must be at most 60000 (one minute)",
+            )]);
         }
         Ok(())
     }
@@ -131,7 +134,8 @@ mod tests {
 
     #[test]
     fn gaps_allowed_when_unchecked() {
-        let mut h = Harness::new(daqflow_plugin_entry, json!({"check_frame_numbers": false})).unwrap();
+        let mut h =
+            Harness::new(daqflow_plugin_entry, json!({"check_frame_numbers": false})).unwrap();
         h.start().unwrap();
         let a = Array2::<u8>::zeros((1, 1));
         h.push(h.frame_from(&a.view(), 0)).unwrap();

@@ -36,7 +36,9 @@ impl Filter for Threshold {
     type Settings = Settings;
 
     fn create(settings: Settings, _ctx: &Context) -> Result<Self, PluginError> {
-        Ok(Threshold { level: settings.level })
+        Ok(Threshold {
+            level: settings.level,
+        })
     }
 
     fn process(&mut self, frame: Frame, ctx: &Context) -> Result<(), PluginError> {
@@ -54,7 +56,11 @@ impl Filter for Threshold {
             DType::U16 => apply(f.view_mut::<u16>()?, l.clamp(0.0, u16::MAX as f64) as u16),
             DType::U32 => apply(f.view_mut::<u32>()?, l.clamp(0.0, u32::MAX as f64) as u32),
             DType::F32 => apply(f.view_mut::<f32>()?, self.level as f32),
-            other => return Err(PluginError::new(format!("threshold cannot handle {other} frames"))),
+            other => {
+                return Err(PluginError::new(format!(
+                    "threshold cannot handle {other} frames"
+                )));
+            }
         }
         ctx.emit(f)
     }
@@ -100,7 +106,11 @@ mod tests {
         h.push(input).unwrap();
         let out = h.take_emitted();
         assert_eq!(out[0].view::<f32>().unwrap(), arr2(&[[0.0f32, 2.0]]));
-        assert_eq!(other_holder.view::<f32>().unwrap(), arr2(&[[1.0f32, 2.0]]), "shared frame untouched");
+        assert_eq!(
+            other_holder.view::<f32>().unwrap(),
+            arr2(&[[1.0f32, 2.0]]),
+            "shared frame untouched"
+        );
         assert_ne!(out[0].data_ptr(), other_holder.data_ptr());
         assert_eq!(h.copies(), 1);
     }
@@ -108,8 +118,10 @@ mod tests {
     #[test]
     fn all_dtypes() {
         let mut h = Harness::new(daqflow_plugin_entry, json!({"level": 100})).unwrap();
-        h.push(h.frame_from(&arr2(&[[99u8, 100]]).view(), 0)).unwrap();
-        h.push(h.frame_from(&arr2(&[[99u32, 100]]).view(), 1)).unwrap();
+        h.push(h.frame_from(&arr2(&[[99u8, 100]]).view(), 0))
+            .unwrap();
+        h.push(h.frame_from(&arr2(&[[99u32, 100]]).view(), 1))
+            .unwrap();
         let out = h.take_emitted();
         assert_eq!(out[0].view::<u8>().unwrap(), arr2(&[[0u8, 100]]));
         assert_eq!(out[1].view::<u32>().unwrap(), arr2(&[[0u32, 100]]));
