@@ -89,6 +89,7 @@ pub fn run<F: ViewFrame>(
     let mut last: Option<F> = None;
     let mut received_at_last_snapshot = 0u64;
     let mut first_error_logged = false;
+    let mut last_written: Option<u64> = None;
     let min_interval = Duration::from_secs_f64(1.0 / settings.max_fps);
     let mut last_snapshot = Instant::now() - min_interval;
     loop {
@@ -107,6 +108,7 @@ pub fn run<F: ViewFrame>(
             last_snapshot = Instant::now();
             match w.write(frame) {
                 Ok(path) => {
+                    last_written = Some(frame.frame_number());
                     log::debug!(
                         "snapshot of frame {} → {}",
                         frame.frame_number(),
@@ -132,6 +134,7 @@ pub fn run<F: ViewFrame>(
     }
     if settings.snapshot_on_stop
         && let (Some(w), Some(frame)) = (writer.as_mut(), last.as_ref())
+        && last_written != Some(frame.frame_number())
     {
         let path = w.write(frame)?;
         log::info!(

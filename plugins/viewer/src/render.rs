@@ -140,6 +140,7 @@ pub struct ImageRenderer {
     lut_view: wgpu::TextureView,
     lut_colormap: Option<Colormap>,
     frame: Option<FrameTexture>,
+    frame_tag: Option<u64>,
 }
 
 impl std::fmt::Debug for ImageRenderer {
@@ -259,6 +260,7 @@ impl ImageRenderer {
             lut_view,
             lut_colormap: None,
             frame: None,
+            frame_tag: None,
         }
     }
 
@@ -269,9 +271,26 @@ impl ImageRenderer {
             .map(|f| (f.width, f.height, f.pixel_type))
     }
 
+    /// Uploads `image` unless the frame tagged `tag` is the one on the GPU already.
+    /// (egui may run several passes per painted frame and paint only the last: each pass's
+    /// callback carries the frame and its tag, and the first one painted uploads it.)
+    pub fn upload_tagged(
+        &mut self,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        tag: u64,
+        image: &ImageRef<'_>,
+    ) {
+        if self.frame_tag != Some(tag) {
+            self.upload(device, queue, image);
+            self.frame_tag = Some(tag);
+        }
+    }
+
     /// Uploads `image`; the texture is re-created only when the shape or dtype changes.
     pub fn upload(&mut self, device: &wgpu::Device, queue: &wgpu::Queue, image: &ImageRef<'_>) {
         let (w, h, t) = (image.width(), image.height(), image.pixel_type());
+        self.frame_tag = None;
         if self.frame_shape() != Some((w, h, t)) {
             let texture = device.create_texture(&wgpu::TextureDescriptor {
                 label: Some("daqflow viewer frame"),

@@ -32,7 +32,9 @@ pub fn install_renderer(render_state: &egui_wgpu::RenderState) {
 /// The paint callback: uploads a new frame (if any) and the uniforms in `prepare`, draws
 /// one triangle in `paint`.
 struct ImageCallback<F> {
-    upload: Mutex<Option<F>>,
+    /// The frame on screen (a reference-counted handle, not a copy) and its tag.
+    frame: Mutex<F>,
+    tag: u64,
     params: DrawParams,
 }
 
@@ -46,13 +48,9 @@ impl<F: ViewFrame> egui_wgpu::CallbackTrait for ImageCallback<F> {
         resources: &mut egui_wgpu::CallbackResources,
     ) -> Vec<wgpu::CommandBuffer> {
         if let Some(renderer) = resources.get_mut::<ImageRenderer>() {
-            let frame = self
-                .upload
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take();
-            if let Some(image) = frame.as_ref().and_then(|f| f.image().ok()) {
-                renderer.upload(device, queue, &image);
+            let frame = self.frame.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Ok(image) = frame.image() {
+                renderer.upload_tagged(device, queue, self.tag, &image);
             }
             renderer.prepare(queue, &self.params);
         }
@@ -114,7 +112,8 @@ pub struct ViewerUi<F> {
     /// Display choices (colormap, contrast...). Public for tests.
     pub view: ViewState,
     shown: Option<Shown<F>>,
-    pending_upload: Option<F>,
+    /// Counts displayed frames: the tag of the frame on screen.
+    generation: u64,
     /// Current contrast window.
     mapping: Mapping,
     transform: ViewTransform,
@@ -127,6 +126,8 @@ pub struct ViewerUi<F> {
     readout: Option<(u32, u32, f64)>,
     /// Size of the image area in physical pixels at the last pass.
     area_px: (u32, u32),
+    /// Show rates and latency (tests turn them off for reproducible snapshots).
+    pub show_timing: bool,
     on_display: OnDisplay<F>,
 }
 
@@ -143,7 +144,7 @@ impl<F: ViewFrame + Clone> ViewerUi<F> {
             shared,
             view,
             shown: None,
-            pending_upload: None,
+            generation: 0,
             mapping: Mapping::linear(0.0, 1.0),
             transform: ViewTransform::IDENTITY,
             fit: true,
@@ -154,6 +155,7 @@ impl<F: ViewFrame + Clone> ViewerUi<F> {
             displayed_rate: RateMeter::new(),
             readout: None,
             area_px: (800, 600),
+            show_timing: true,
             on_display,
         }
     }
@@ -205,7 +207,7 @@ impl<F: ViewFrame + Clone> ViewerUi<F> {
                 {
                     self.fit = true;
                 }
-                self.pending_upload = Some(frame.clone());
+                self.generation += 1;
                 self.shown = Some(Shown {
                     frame,
                     hist,
@@ -274,6 +276,13 @@ impl<F: ViewFrame + Clone> ViewerUi<F> {
         let displayed = stats.displayed.load(Ordering::Relaxed);
         let rx = self.received_rate.update(received);
         let dx = self.displayed_rate.update(displayed);
+        let timing = |text: String| {
+            if self.show_timing {
+                text
+            } else {
+                "–".to_owned()
+            }
+        };
 
         ui.heading("Frame");
         match &self.shown {
@@ -294,10 +303,10 @@ impl<F: ViewFrame + Clone> ViewerUi<F> {
             .num_columns(2)
             .show(ui, |ui| {
                 ui.label("received");
-                ui.label(format!("{rx:.1} fps"));
+                ui.label(timing(format!("{rx:.1} fps")));
                 ui.end_row();
                 ui.label("displayed");
-                ui.label(format!("{dx:.1} fps (cap {:.0})", self.fps_cap));
+                ui.label(timing(format!("{dx:.1} fps (cap {:.0})", self.fps_cap)));
                 ui.end_row();
                 ui.label("dropped for display");
                 ui.label(stats.dropped_for_display().to_string());
@@ -316,6 +325,21 @@ impl<F: ViewFrame + Clone> ViewerUi<F> {
                 ui.end_row();
             });
 
+        ui.separator();
+        ui.heading("View");
+        ui.horizontal(|ui| {
+            if ui.button("fit").clicked() {
+                self.fit = true;
+            }
+            if ui.button("1:1").clicked()
+                && let Some(s) = &self.shown
+            {
+                self.fit = false;
+                self.transform = ViewTransform::centred((s.width, s.height), self.area_px, 1.0);
+            }
+            ui.label(format!("zoom {:.0} %", 100.0 / self.transform.scale));
+        });
+        ui.label("wheel: zoom · drag: pan · double-click: fit");
         ui.separator();
         ui.heading("Colour");
         egui::ComboBox::from_label("colormap")
@@ -361,6 +385,7 @@ impl<F: ViewFrame + Clone> ViewerUi<F> {
         if self.view.contrast == ContrastMode::Percentile {
             ui.horizontal(|ui| {
                 let (lo, hi) = &mut self.view.percentiles;
+                let l = ui.label("from");
                 changed |= ui
                     .add(
                         egui::DragValue::new(lo)
@@ -368,8 +393,9 @@ impl<F: ViewFrame + Clone> ViewerUi<F> {
                             .speed(0.05)
                             .suffix(" %"),
                     )
+                    .labelled_by(l.id)
                     .changed();
-                ui.label("to");
+                let l = ui.label("to");
                 changed |= ui
                     .add(
                         egui::DragValue::new(hi)
@@ -377,6 +403,7 @@ impl<F: ViewFrame + Clone> ViewerUi<F> {
                             .speed(0.05)
                             .suffix(" %"),
                     )
+                    .labelled_by(l.id)
                     .changed();
                 if *hi <= *lo {
                     *hi = (*lo + 0.1).min(100.0);
@@ -386,9 +413,14 @@ impl<F: ViewFrame + Clone> ViewerUi<F> {
         ui.horizontal(|ui| {
             let (mut lo, mut hi) = (self.mapping.low, self.mapping.high);
             let speed = ((hi - lo).abs() / 500.0).max(1e-6);
-            let a = ui.add(egui::DragValue::new(&mut lo).speed(speed));
-            ui.label("to");
-            let b = ui.add(egui::DragValue::new(&mut hi).speed(speed));
+            let l = ui.label("min");
+            let a = ui
+                .add(egui::DragValue::new(&mut lo).speed(speed))
+                .labelled_by(l.id);
+            let l = ui.label("max");
+            let b = ui
+                .add(egui::DragValue::new(&mut hi).speed(speed))
+                .labelled_by(l.id);
             if a.changed() || b.changed() {
                 self.view.contrast = ContrastMode::Manual;
                 self.view.manual = Some((lo, hi));
@@ -407,21 +439,6 @@ impl<F: ViewFrame + Clone> ViewerUi<F> {
         });
         changed |= self.histogram(ui);
 
-        ui.separator();
-        ui.heading("View");
-        ui.horizontal(|ui| {
-            if ui.button("fit").clicked() {
-                self.fit = true;
-            }
-            if ui.button("1:1").clicked()
-                && let Some(s) = &self.shown
-            {
-                self.fit = false;
-                self.transform = ViewTransform::centred((s.width, s.height), self.area_px, 1.0);
-            }
-            ui.label(format!("zoom {:.0} %", 100.0 / self.transform.scale));
-        });
-        ui.label("wheel: zoom · drag: pan · double-click: fit");
         changed
     }
 
@@ -580,7 +597,8 @@ impl<F: ViewFrame + Clone> ViewerUi<F> {
         ui.painter().add(egui_wgpu::Callback::new_paint_callback(
             rect,
             ImageCallback {
-                upload: Mutex::new(self.pending_upload.take()),
+                frame: Mutex::new(s.frame.clone()),
+                tag: self.generation,
                 params,
             },
         ));

@@ -1,0 +1,202 @@
+//! The `viewer` sink through its C ABI (the SDK's test harness): compliance, headless
+//! snapshots, counters, shape changes, and `consume` never waiting on rendering.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use daqflow_plugin_viewer::daqflow_plugin_entry;
+use daqflow_plugin_viewer::render::RgbaImage;
+use daqflow_sdk::ndarray::Array2;
+use daqflow_sdk::testing::{Harness, check_compliance};
+use serde_json::json;
+
+fn ramp_u16(w: usize, h: usize, k: u16) -> Array2<u16> {
+    Array2::from_shape_fn((h, w), |(y, x)| ((x + y) as u16).wrapping_mul(k))
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("viewer-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn plugin_is_compliant() {
+    check_compliance(daqflow_plugin_entry);
+}
+
+#[test]
+fn bad_settings_are_refused_with_the_field_named() {
+    let e = Harness::validate(
+        daqflow_plugin_entry,
+        json!({"contrast": "manual", "max_fps": -1.0, "colormap": "viridis"}),
+    )
+    .unwrap_err();
+    let text = format!("{e:?}");
+    assert!(
+        text.contains("contrast") && text.contains("max_fps"),
+        "{text}"
+    );
+    let e = Harness::validate(daqflow_plugin_entry, json!({"colormap": "jet"})).unwrap_err();
+    assert!(format!("{e:?}").contains("jet"));
+}
+
+#[test]
+fn headless_writes_snapshots_and_counts() {
+    if common::gpu().is_none() {
+        return;
+    }
+    let dir = temp_dir("headless");
+    let pattern = dir.join("{node}-{frame}.png");
+    let mut h = Harness::new(
+        daqflow_plugin_entry,
+        json!({
+            "mode": "headless", "colormap": "viridis",
+            "snapshot_path": pattern.to_str().unwrap(),
+            "snapshot_every_frames": 25, "snapshot_on_stop": true, "max_fps": 1000.0
+        }),
+    )
+    .unwrap();
+    h.start().unwrap();
+    for i in 0..100 {
+        h.push(h.frame_from(&ramp_u16(64, 32, 16).view(), i))
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    h.stop().unwrap();
+    assert_eq!(h.counter("frames_received"), Some(100));
+    let displayed = h.counter("frames_displayed").unwrap();
+    let snapshots = h.counter("snapshots_written").unwrap();
+    assert!(
+        displayed >= 1 && displayed == snapshots,
+        "{displayed} {snapshots}"
+    );
+    assert_eq!(
+        h.counter("frames_dropped_for_display"),
+        Some(100 - displayed)
+    );
+    let last = dir.join("node-00000099.png");
+    let png = RgbaImage::read_png(&last).unwrap();
+    assert_eq!((png.width, png.height), (64, 32));
+    let files = std::fs::read_dir(&dir).unwrap().count() as u64;
+    assert_eq!(files, snapshots, "one file per snapshot");
+}
+
+#[test]
+fn every_dtype_and_shape_changes_reach_the_snapshot() {
+    if common::gpu().is_none() {
+        return;
+    }
+    let dir = temp_dir("shapes");
+    let path = dir.join("last.png");
+    let mut h = Harness::new(
+        daqflow_plugin_entry,
+        json!({"mode": "headless", "snapshot_path": path.to_str().unwrap(),
+               "snapshot_every_frames": 1, "max_fps": 10000.0, "snapshot_max_px": 100}),
+    )
+    .unwrap();
+    h.start().unwrap();
+    h.push(h.frame_from(&Array2::<u8>::from_elem((10, 20), 7).view(), 0))
+        .unwrap();
+    h.push(h.frame_from(&ramp_u16(300, 150, 3).view(), 1))
+        .unwrap();
+    h.push(h.frame_from(&Array2::<u32>::from_elem((5, 5), 1 << 30).view(), 2))
+        .unwrap();
+    h.push(h.frame_from(
+        &Array2::<f32>::from_shape_fn((40, 30), |(y, x)| (x * y) as f32).view(),
+        3,
+    ))
+    .unwrap();
+    h.stop().unwrap();
+    assert_eq!(h.counter("frames_received"), Some(4));
+    assert_eq!(h.counter("frames_unshowable"), Some(0));
+    let png = RgbaImage::read_png(&path).unwrap();
+    assert_eq!((png.width, png.height), (30, 40), "the last frame, 1:1");
+}
+
+#[test]
+fn large_frames_are_scaled_down_to_snapshot_max_px() {
+    if common::gpu().is_none() {
+        return;
+    }
+    let dir = temp_dir("scaled");
+    let path = dir.join("s.png");
+    let mut h = Harness::new(
+        daqflow_plugin_entry,
+        json!({"mode": "headless", "snapshot_path": path.to_str().unwrap(), "snapshot_max_px": 128}),
+    )
+    .unwrap();
+    h.start().unwrap();
+    h.push(h.frame_from(&ramp_u16(1000, 500, 5).view(), 0))
+        .unwrap();
+    h.stop().unwrap();
+    let png = RgbaImage::read_png(&path).unwrap();
+    assert_eq!((png.width, png.height), (128, 64));
+}
+
+#[test]
+fn consume_never_waits_for_rendering() {
+    // Snapshots of every frame at 2048² take tens of ms each on a software adapter; 500
+    // frames pushed back to back must still be accepted in a small fraction of that.
+    if common::gpu().is_none() {
+        return;
+    }
+    let dir = temp_dir("nowait");
+    let mut h = Harness::new(
+        daqflow_plugin_entry,
+        json!({"mode": "headless", "snapshot_path": dir.join("x.png").to_str().unwrap(),
+               "snapshot_every_frames": 1, "max_fps": 10000.0, "snapshot_max_px": 2048}),
+    )
+    .unwrap();
+    h.start().unwrap();
+    let frame = h.frame_from(&ramp_u16(2048, 2048, 1).view(), 0);
+    let start = Instant::now();
+    let mut worst = Duration::ZERO;
+    for _ in 0..500 {
+        let t = Instant::now();
+        h.push(frame.clone()).unwrap();
+        worst = worst.max(t.elapsed());
+    }
+    let total = start.elapsed();
+    h.stop().unwrap();
+    let displayed = h.counter("frames_displayed").unwrap();
+    eprintln!("500 pushes in {total:?} (worst {worst:?}); {displayed} rendered");
+    assert!(
+        displayed < 500,
+        "rendering kept up with a tight loop? {displayed}"
+    );
+    assert!(
+        worst < Duration::from_millis(20),
+        "a consume call waited {worst:?}"
+    );
+}
+
+#[test]
+fn auto_without_display_runs_headless() {
+    if std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some() {
+        eprintln!("SKIPPED: a display is set; this test is about running without one");
+        return;
+    }
+    let dir = temp_dir("auto");
+    let path = dir.join("auto.png");
+    let mut h = Harness::new(
+        daqflow_plugin_entry,
+        json!({"snapshot_path": path.to_str().unwrap()}),
+    )
+    .unwrap();
+    h.start().unwrap();
+    h.push(h.frame_from(&ramp_u16(16, 16, 100).view(), 0))
+        .unwrap();
+    h.stop().unwrap();
+    let logs = h.logs();
+    assert!(
+        logs.iter()
+            .any(|(_, l)| l.contains("no DISPLAY or WAYLAND_DISPLAY")),
+        "{logs:?}"
+    );
+    if common::gpu().is_some() {
+        assert!(path.exists());
+    }
+}

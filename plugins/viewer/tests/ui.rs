@@ -1,0 +1,149 @@
+//! The egui interface rendered headless with egui_kittest on wgpu (lavapipe on CI): a UI
+//! snapshot, auto-contrast interaction, zoom/pan and the pixel readout.
+
+mod common;
+
+use std::sync::Arc;
+
+use daqflow_plugin_viewer::colormap::Colormap;
+use daqflow_plugin_viewer::config::Settings;
+use daqflow_plugin_viewer::contrast::ContrastMode;
+use daqflow_plugin_viewer::image::OwnedImage;
+use daqflow_plugin_viewer::ui::{ViewerUi, install_renderer};
+use daqflow_plugin_viewer::view::{Shared, TestFrame, ViewState};
+use egui_kittest::kittest::Queryable;
+use egui_kittest::{Harness, SnapshotOptions};
+
+fn frame(image: OwnedImage, number: u64) -> TestFrame {
+    // A timestamp in the future: latency shows 0, whatever the machine's speed.
+    TestFrame {
+        image,
+        number,
+        timestamp_ns: u64::MAX,
+    }
+}
+
+type UiHarness = Harness<'static, ViewerUi<TestFrame>>;
+
+fn harness(view: ViewState) -> Option<(UiHarness, Arc<Shared<TestFrame>>)> {
+    // Fails under CI=true when no adapter exists, skips otherwise.
+    common::gpu()?;
+    let rs = egui_kittest::wgpu::create_render_state(
+        egui_kittest::wgpu::default_wgpu_setup(),
+        egui_wgpu::RendererOptions::PREDICTABLE,
+    );
+    install_renderer(&rs);
+    let shared = Arc::new(Shared::default());
+    let mut ui = ViewerUi::new(shared.clone(), view, 1000.0, Box::new(|_| {}));
+    ui.show_timing = false;
+    let h = Harness::builder()
+        .with_size(egui::Vec2::new(960.0, 720.0))
+        .renderer(egui_kittest::wgpu::WgpuTestRenderer::from_render_state(rs))
+        .build_ui_state(|ui, state: &mut ViewerUi<TestFrame>| state.show(ui), ui);
+    Some((h, shared))
+}
+
+fn test_image() -> OwnedImage {
+    common::pattern_u16(256, 192)
+}
+
+#[test]
+fn ui_snapshot() {
+    let mut view = ViewState::from_settings(&Settings::default());
+    view.colormap = Colormap::Viridis;
+    let Some((mut h, shared)) = harness(view) else {
+        return;
+    };
+    shared.publish(frame(test_image(), 41));
+    h.run();
+    assert_eq!(h.state().frame_number(), Some(41));
+    h.snapshot_options(
+        "ui_viewer",
+        &SnapshotOptions::new().threshold(2.0).max_failed_pixels(200),
+    );
+}
+
+#[test]
+fn auto_contrast_changes_the_levels() {
+    let mut view = ViewState::from_settings(&Settings::default());
+    view.contrast = ContrastMode::Manual;
+    view.manual = Some((0.0, 65535.0));
+    // About 1 % of the test pattern is hot pixels: cut them.
+    view.percentiles = (1.0, 98.0);
+    let Some((mut h, shared)) = harness(view) else {
+        return;
+    };
+    shared.publish(frame(test_image(), 1));
+    h.run();
+    let m = h.state().mapping();
+    assert_eq!((m.low, m.high), (0.0, 65535.0));
+
+    h.get_by_label("auto (min/max)").click();
+    h.run();
+    let m = h.state().mapping();
+    let (lo, hi) = (m.low, m.high);
+    assert_eq!(h.state().view.contrast, ContrastMode::MinMax);
+    assert!(lo >= 0.0 && hi == 4095.0 && lo < 1000.0, "{lo} {hi}");
+
+    h.get_by_label("auto (percentile)").click();
+    h.run();
+    let m = h.state().mapping();
+    assert_eq!(h.state().view.contrast, ContrastMode::Percentile);
+    assert!(m.low >= lo && m.high < hi, "{m:?} vs min/max {lo}..{hi}");
+    h.snapshot_options(
+        "ui_auto_percentile",
+        &SnapshotOptions::new().threshold(2.0).max_failed_pixels(200),
+    );
+}
+
+#[test]
+fn wheel_zooms_drag_pans_and_hover_reads_pixels() {
+    let view = ViewState::from_settings(&Settings::default());
+    let Some((mut h, shared)) = harness(view) else {
+        return;
+    };
+    shared.publish(frame(test_image(), 1));
+    h.run();
+    let fit = h.state().transform();
+
+    // Hover the image area's centre: the readout names a pixel near the image centre.
+    let centre = egui::Pos2::new(345.0, 360.0);
+    h.hover_at(centre);
+    h.run();
+    let (x, y, v) = h.state().readout().expect("readout under the pointer");
+    assert!(
+        (100..156).contains(&x) && (70..122).contains(&y),
+        "({x}, {y})"
+    );
+    let img = test_image();
+    assert_eq!(Some(v), img.as_ref().value(x, y));
+
+    h.event(egui::Event::MouseWheel {
+        unit: egui::MouseWheelUnit::Point,
+        delta: egui::Vec2::new(0.0, 200.0),
+        phase: egui::TouchPhase::Move,
+        modifiers: egui::Modifiers::NONE,
+        source: egui::MouseWheelSource::Wheel,
+    });
+    h.run();
+    let zoomed = h.state().transform();
+    assert!(
+        zoomed.scale < fit.scale,
+        "wheel up zooms in: {fit:?} → {zoomed:?}"
+    );
+
+    h.drag_at(centre);
+    h.hover_at(centre + egui::Vec2::new(40.0, 0.0));
+    h.run();
+    h.drop_at(centre + egui::Vec2::new(40.0, 0.0));
+    h.run();
+    let panned = h.state().transform();
+    assert!(
+        panned.offset[0] < zoomed.offset[0],
+        "drag right moves the image right"
+    );
+
+    h.get_by_label("fit").click();
+    h.run();
+    assert_eq!(h.state().transform(), fit);
+}
