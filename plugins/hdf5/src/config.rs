@@ -70,6 +70,16 @@ pub struct Settings {
     pub max_frames_in_flight: usize,
 }
 
+impl std::fmt::Display for Compression {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Compression::None => "none",
+            Compression::Lz4 => "lz4",
+            Compression::Bslz4 => "bslz4",
+        })
+    }
+}
+
 fn default_compression() -> Compression {
     Compression::None
 }

@@ -349,7 +349,7 @@ impl Run {
             ));
         }
         log::info!(
-            "writing {} ({:?}, {} compression threads, {} frames in flight)",
+            "writing {} (compression {}, {} compression threads, {} frames in flight)",
             path.display(),
             settings.compression,
             workers.len(),
@@ -389,7 +389,7 @@ impl Run {
                 };
                 if compression != settings.compression {
                     log::info!(
-                        "frames arrive {:?}-compressed: storing them as they are (compression {:?} instead of {:?})",
+                        "frames arrive {:?}-compressed: storing them as they are (compression {} instead of {})",
                         frame.encoding(),
                         compression,
                         settings.compression
@@ -500,7 +500,7 @@ impl Run {
         ctx.set_counter("frames_lost", lost);
         match self.shared.error() {
             Some(e) if !self.error_reported => Err(PluginError::new(format!(
-                "{e} ({written} frames written to {}, {lost} not written)",
+                "{e} ({written} frames written to {}, {lost} accepted frames not written)",
                 self.path.display()
             ))),
             Some(_) => {

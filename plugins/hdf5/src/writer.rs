@@ -432,6 +432,8 @@ pub struct NexusFile {
     pending_numbers: Vec<u64>,
     pending_times: Vec<u64>,
     since_flush: u64,
+    /// A write failed: the file is kept as of its last flush (see [`freeze`]).
+    frozen: bool,
 }
 
 /// Per-frame `frame_number`/`timestamp` values are written in batches of this many (and
@@ -489,16 +491,39 @@ fn create_file(path: &Path, swmr: bool, overwrite: bool) -> Result<File, WriteEr
 /// child process started while a file is open would inherit the descriptor — and with it
 /// the file lock, keeping readers out after we close the file.
 fn close_on_exec(file: &File) {
+    if let Some(fd) = descriptor(file) {
+        // SAFETY: a descriptor HDF5 holds open.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
+}
+
+/// The OS descriptor under an HDF5 file (sec2 driver).
+fn descriptor(file: &File) -> Option<libc::c_int> {
     let mut handle: *mut std::ffi::c_void = std::ptr::null_mut();
     let status = hdf5::sync::sync(|| {
         // SAFETY: valid file id; HDF5 stores a pointer to its descriptor in `handle`.
         unsafe { hdf5_sys::h5f::H5Fget_vfd_handle(file.id(), H5P_DEFAULT, &mut handle) }
     });
-    if status >= 0 && !handle.is_null() {
-        // SAFETY: with the default sec2 driver the handle points to the `int` descriptor.
-        unsafe {
-            let fd = *handle.cast::<libc::c_int>();
-            libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+    // SAFETY: with the default sec2 driver the handle points to the `int` descriptor.
+    (status >= 0 && !handle.is_null()).then(|| unsafe { *handle.cast::<libc::c_int>() })
+}
+
+/// After a failed write (disk full, I/O error) the file on disk is consistent as of its
+/// last flush, and closing it normally would write half of the newer metadata (the
+/// superblock fits, the blocks it points to do not) and break it. Swapping HDF5's
+/// descriptor for a read-only one makes every later write fail, so the file stays at its
+/// last flush: with `flush_every_frames`, readable with every frame up to it.
+fn freeze(file: &File, path: &Path) {
+    let Some(fd) = descriptor(file) else { return };
+    let Ok(c_path) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) else {
+        return;
+    };
+    // SAFETY: plain descriptor calls; `fd` is HDF5's open descriptor, replaced in place.
+    unsafe {
+        let ro = libc::open(c_path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+        if ro >= 0 {
+            libc::dup2(ro, fd);
+            libc::close(ro);
         }
     }
 }
@@ -521,6 +546,7 @@ impl NexusFile {
             pending_numbers: Vec::new(),
             pending_times: Vec::new(),
             since_flush: 0,
+            frozen: false,
         })
     }
 
@@ -599,8 +625,31 @@ impl NexusFile {
         Ok(())
     }
 
-    /// Appends one chunk (one frame, already in the dataset's filter format).
+    /// Appends one chunk (one frame, already in the dataset's filter format). After a
+    /// failure the file is frozen at its last flush and refuses further frames.
     pub fn append(
+        &mut self,
+        format: &FrameFormat,
+        frame_number: u64,
+        timestamp_ns: u64,
+        chunk: &[u8],
+    ) -> Result<(), WriteError> {
+        if self.frozen {
+            return Err(WriteError::Hdf5 {
+                path: self.path.clone(),
+                op: format!("append frame {frame_number} to {}", self.dataset),
+                reason: "an earlier write failed; the file is kept as of its last flush".into(),
+            });
+        }
+        let result = self.append_inner(format, frame_number, timestamp_ns, chunk);
+        if matches!(result, Err(WriteError::Hdf5 { .. })) {
+            self.frozen = true;
+            freeze(self.file(), &self.path);
+        }
+        result
+    }
+
+    fn append_inner(
         &mut self,
         format: &FrameFormat,
         frame_number: u64,
@@ -616,7 +665,7 @@ impl NexusFile {
         let offset = [n, 0, 0];
         let op = || format!("append frame {frame_number} to {}", self.dataset);
         let id = sets.data.id();
-        checked(&self.path, op, || {
+        let written = checked(&self.path, op, || {
             // SAFETY: valid dataset id; `dims`/`offset` have rank 3 like the dataset; `chunk`
             // is `chunk.len()` readable bytes.
             unsafe {
@@ -632,7 +681,15 @@ impl NexusFile {
                     chunk.as_ptr().cast(),
                 )
             }
-        })?;
+        });
+        if written.is_err() {
+            // Keep the extent at the frames really written, so that the file never
+            // announces a frame it does not hold (e.g. when the disk is full).
+            // SAFETY: as above; `offset` is `[n, 0, 0]`, so its first entries are the old extent.
+            let old = [n, sets.height, sets.width];
+            hdf5::sync::sync(|| unsafe { H5Dset_extent(id, old.as_ptr()) });
+            return written;
+        }
         self.frames += 1;
         self.pending_numbers.push(frame_number);
         self.pending_times.push(timestamp_ns);
@@ -684,6 +741,12 @@ impl NexusFile {
 
     /// Records the end time and frame count, flushes and closes. Returns frames written.
     pub fn close(mut self, end_time: &str) -> Result<u64, WriteError> {
+        if self.frozen {
+            // The error that froze the file was reported; closing only releases it.
+            drop(self.sets.take());
+            let _ = self.file.take().map(File::close);
+            return Ok(self.frames);
+        }
         let result = self.finish_fields(end_time);
         let sets = self.sets.take();
         drop(sets);

@@ -150,11 +150,13 @@ fn child_process_entry() {
                 compression: Compression::None,
                 ..U16_BSLZ4
             };
-            let mut w = RunWriter::create(path, 0, options(false, 0)).unwrap();
+            let mut w = RunWriter::create(path, 0, options(false, 10)).unwrap();
             for n in 0..1000u64 {
                 let raw = frame_bytes(format.elem, format.height, format.width, n);
                 if let Err(e) = w.append(&format, n, n, &raw) {
                     println!("ERROR {e}");
+                    // Closing a frozen file reports nothing more and writes nothing.
+                    assert_eq!(w.finish().unwrap(), n);
                     return;
                 }
             }
@@ -242,6 +244,21 @@ fn disk_full_is_an_error_naming_the_frame_and_the_file() {
     assert!(line.starts_with("ERROR append frame "), "{line}");
     assert!(line.contains(path.to_str().unwrap()), "{line}");
     assert!(line.contains("File too large"), "{line}");
+    // The file stays as of its last flush (every 10 frames): readable, every frame exact.
+    let expected = write_expected(dir.path(), &U16_BSLZ4, 400);
+    let out = run_python(
+        r#"
+exp = np.fromfile(sys.argv[2], dtype="uint16").reshape(400, 32, 48)
+with h5py.File(sys.argv[1], "r") as f:
+    d = f["entry/data/data"]
+    n = d.shape[0]
+    assert n >= 10 and (d[()] == exp[:n]).all(), n
+    assert list(f["entry/instrument/detector/frame_number"][()]) == list(range(n))
+print(n)
+"#,
+        &[path.to_str().unwrap(), expected.to_str().unwrap()],
+    );
+    assert!(out.trim().parse::<u64>().unwrap() >= 10, "{out}");
 }
 
 #[test]
