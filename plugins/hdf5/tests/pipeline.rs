@@ -15,19 +15,20 @@ use daqflow_tests::{daqflow, run_cmd, run_pipeline, toml_path, validate_text, wa
 const TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The daqflow binary loads `target/<profile>/libdaqflow_plugin_hdf5.so`, which only
-/// `cargo build` refreshes (`cargo test` rebuilds the copy in `deps/`): refuse to test a
-/// stale library.
+/// `cargo build` refreshes (`cargo test` builds its own copy in `deps/`): refuse to test a
+/// library older than this crate's sources.
 fn daqflow_checked() -> std::process::Command {
-    let dir = daqflow_tests::target_dir();
     let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
     let loaded = daqflow_tests::plugin("hdf5");
-    if let (Some(a), Some(b)) = (
-        modified(&loaded),
-        modified(&dir.join("deps/libdaqflow_plugin_hdf5.so")),
-    ) {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let newest = std::fs::read_dir(&src)
+        .unwrap()
+        .filter_map(|e| modified(&e.unwrap().path()))
+        .max();
+    if let (Some(lib), Some(src)) = (modified(&loaded), newest) {
         assert!(
-            a >= b,
-            "{} is older than this test build: run `cargo build -p daqflow-plugin-hdf5` (or the workspace) first",
+            lib >= src,
+            "{} is older than the plugin's sources: run `cargo build -p daqflow-plugin-hdf5` (or the workspace) first",
             loaded.display()
         );
     }
