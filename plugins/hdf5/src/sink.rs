@@ -132,7 +132,11 @@ fn check_header(header: usize, expected: usize) -> Result<(), CodecError> {
 }
 
 fn grow(buf: &mut Vec<u8>, len: usize) {
-    if buf.len() < len {
+    if buf.capacity() < len {
+        // A fresh zeroed allocation comes from the OS as untouched zero pages: only the
+        // pages the compressor writes get faulted in, instead of memset over the worst case.
+        *buf = vec![0u8; len];
+    } else if buf.len() < len {
         buf.resize(len, 0);
     }
 }

@@ -4,36 +4,16 @@
 //! (or `cargo build --workspace`).
 
 mod common;
+mod e2e;
 
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::run_python;
-use daqflow_tests::{daqflow, run_cmd, run_pipeline, toml_path, validate_text, wait_or_kill};
+use e2e::{daqflow, run_cmd, run_pipeline, toml_path, validate_text, wait_or_kill};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
-
-/// The daqflow binary loads `target/<profile>/libdaqflow_plugin_hdf5.so`, which only
-/// `cargo build` refreshes (`cargo test` builds its own copy in `deps/`): refuse to test a
-/// library older than this crate's sources.
-fn daqflow_checked() -> std::process::Command {
-    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    let loaded = daqflow_tests::plugin("hdf5");
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let newest = std::fs::read_dir(&src)
-        .unwrap()
-        .filter_map(|e| modified(&e.unwrap().path()))
-        .max();
-    if let (Some(lib), Some(src)) = (modified(&loaded), newest) {
-        assert!(
-            lib >= src,
-            "{} is older than the plugin's sources: run `cargo build -p daqflow-plugin-hdf5` (or the workspace) first",
-            loaded.display()
-        );
-    }
-    daqflow()
-}
 
 fn source(dtype: &str, frames: u64, rate_hz: u32) -> String {
     format!(
@@ -95,7 +75,6 @@ fn daqflow_run_records_every_frame_bit_exact_for_every_dtype_and_compression() {
             let path = dir.path().join(format!("{dtype}_{{node}}_{{run}}.h5"));
             toml += &hdf5_sink(c, &path, &format!("compression = \"{c}\"\nrun_id = \"r1\""));
         }
-        daqflow_checked();
         let o = run_pipeline(dir.path(), &toml, TIMEOUT);
         assert_eq!(o.code(), 0, "{}", o.stderr);
         for c in ["none", "lz4", "bslz4"] {
@@ -134,7 +113,6 @@ fn an_existing_file_stops_the_run_at_start_naming_it() {
         source("u16", 10, 0),
         hdf5_sink("file", &path, "")
     );
-    daqflow_checked();
     let o = run_pipeline(dir.path(), &toml, TIMEOUT);
     assert_ne!(o.code(), 0);
     assert!(
@@ -160,9 +138,8 @@ fn disk_full_stops_the_pipeline_with_the_frame_file_and_reason() {
     let mut cmd = std::process::Command::new("bash");
     cmd.arg("-c")
         .arg(r#"trap '' XFSZ; ulimit -f 4096; exec "$0" run --quiet "$1""#)
-        .arg(daqflow_tests::target_dir().join("daqflow"))
+        .arg(e2e::target_dir().join("daqflow"))
         .arg(&file);
-    daqflow_checked();
     let o = run_cmd(cmd, TIMEOUT);
     assert_ne!(o.status.code(), Some(0), "{}", o.stderr);
     assert!(o.status.code().is_some(), "died by a signal: {}", o.stderr);
@@ -189,7 +166,7 @@ fn kill_when_written(dir: &Path, path: &Path, extra: &str, bytes: u64) {
     );
     let file = dir.join("pipeline.toml");
     std::fs::write(&file, toml).unwrap();
-    let mut child = daqflow_checked()
+    let mut child = daqflow()
         .args(["run", "--quiet"])
         .arg(&file)
         .stdout(Stdio::null())
@@ -256,7 +233,7 @@ fn ctrl_c_drains_and_closes_a_complete_file_that_a_swmr_reader_saw_grow() {
     );
     let file = dir.path().join("pipeline.toml");
     std::fs::write(&file, toml).unwrap();
-    let mut child = daqflow_checked()
+    let mut child = daqflow()
         .args(["run", "--quiet", "--report"])
         .arg(&report)
         .arg(&file)
