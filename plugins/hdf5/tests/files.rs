@@ -31,9 +31,21 @@ fn write_expected(dir: &Path, format: &FrameFormat, frames: u64) -> std::path::P
 
 #[test]
 fn rotation_parts_read_as_one_dataset_through_the_master_vds() {
+    rotation(false);
+}
+
+#[test]
+fn rotation_in_swmr_mode_reads_the_same() {
+    rotation(true);
+}
+
+fn rotation(swmr: bool) {
     let dir = tempfile::tempdir().unwrap();
     let master = dir.path().join("scan.h5");
-    write_file(&master, &U16_BSLZ4, 25, 10);
+    let mut w =
+        RunWriter::create(master.clone(), 10, options(swmr, if swmr { 1 } else { 0 })).unwrap();
+    append_frames(&mut w, &U16_BSLZ4, 0..25);
+    assert_eq!(w.finish().unwrap(), 25);
     for i in 1..=3 {
         assert!(
             dir.path().join(format!("scan_data_{i:06}.h5")).is_file(),

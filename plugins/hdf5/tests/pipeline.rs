@@ -75,6 +75,13 @@ fn daqflow_run_records_every_frame_bit_exact_for_every_dtype_and_compression() {
             let path = dir.path().join(format!("{dtype}_{{node}}_{{run}}.h5"));
             toml += &hdf5_sink(c, &path, &format!("compression = \"{c}\"\nrun_id = \"r1\""));
         }
+        // And rotated parts behind a master file.
+        let master = dir.path().join(format!("{dtype}_rotated.h5"));
+        toml += &hdf5_sink(
+            "rotated",
+            &master,
+            "frames_per_file = 50\ncompression = \"bslz4\"",
+        );
         let o = run_pipeline(dir.path(), &toml, TIMEOUT);
         assert_eq!(o.code(), 0, "{}", o.stderr);
         for c in ["none", "lz4", "bslz4"] {
@@ -86,6 +93,13 @@ fn daqflow_run_records_every_frame_bit_exact_for_every_dtype_and_compression() {
             let out = run_python(CHECK_RAMP, &[file.to_str().unwrap(), np_dtype, "120"]);
             assert_eq!(out.trim(), "120", "{c} {dtype}");
         }
+        let out = run_python(CHECK_RAMP, &[master.to_str().unwrap(), np_dtype, "120"]);
+        assert_eq!(out.trim(), "120", "rotated {dtype}");
+        assert!(
+            dir.path()
+                .join(format!("{dtype}_rotated_data_000003.h5"))
+                .is_file()
+        );
     }
 }
 
