@@ -32,22 +32,22 @@ pub struct Settings {
     /// Value of `{run}`. Default: the UTC start time, `YYYYMMDDTHHMMSSZ`.
     #[serde(default)]
     pub run_id: Option<String>,
-    /// Chunk compression: `"none"`, `"lz4"` or `"bslz4"`. Default `"none"`. Frames that
+    /// Chunk compression (one chunk = one frame). `"bslz4"` is what Dectris detectors
+    /// write and reads fastest; `"none"` needs no plugin to read. Frames that
     /// arrive already compressed (LZ4 / bitshuffle-LZ4 encoding) are stored as they are
     /// when they match the file's compression, and converted otherwise.
     #[serde(default = "default_compression")]
     pub compression: Compression,
-    /// Compression worker threads (they run outside the HDF5 lock). `0` = one per CPU core.
-    /// Default `0`.
+    /// Compression worker threads (they run outside the HDF5 lock); `0` = one per CPU core.
     #[serde(default)]
     pub compression_threads: usize,
     /// Start a new part file after this many frames; `0` = one file. With rotation, the
-    /// file at `path` is a master whose virtual dataset presents all parts as one `data`.
-    /// Default `0`.
+    /// file at `path` is a master whose virtual dataset presents all parts as one `data`;
+    /// it is rewritten as each part completes.
     #[serde(default)]
     pub frames_per_file: u64,
     /// Single-writer/multiple-reader mode: live readers (h5py `swmr=True`) see frames while
-    /// the run goes on. The file needs HDF5 ≥ 1.10 to read. Default `false`.
+    /// the run goes on. The file needs HDF5 ≥ 1.10 to read.
     #[serde(default)]
     pub swmr: bool,
     /// Flush the file every this many frames, so that a crash or SIGKILL leaves a readable
@@ -55,17 +55,16 @@ pub struct Settings {
     /// otherwise `0` = only when the file is closed.
     #[serde(default)]
     pub flush_every_frames: Option<u64>,
-    /// Replace existing files. Default `false`: an existing file is an error, never
-    /// clobbered.
+    /// Replace existing files. When `false`, an existing file is an error, never clobbered.
     #[serde(default)]
     pub overwrite: bool,
     /// HDF5 path of the frame dataset; `frame_number` and `timestamp` go beside it, and
-    /// `/entry/data/data` links to it. Default `"/entry/instrument/detector/data"`.
+    /// `/<entry>/data/data` (the NXdata group) links to it.
     #[serde(default = "default_dataset")]
     pub dataset: String,
     /// Frames held by the writer at most (queued for compression, compressing, waiting to be
     /// written in order). Bounds the writer's memory; a full writer blocks its input lane.
-    /// Default `0` = four per compression thread, at least 8.
+    /// `0` = four per compression thread, at least 8.
     #[serde(default)]
     pub max_frames_in_flight: usize,
 }
