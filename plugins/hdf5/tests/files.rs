@@ -31,11 +31,13 @@ fn write_expected(dir: &Path, format: &FrameFormat, frames: u64) -> std::path::P
 
 #[test]
 fn rotation_parts_read_as_one_dataset_through_the_master_vds() {
+    let _serial = serial();
     rotation(false);
 }
 
 #[test]
 fn rotation_in_swmr_mode_reads_the_same() {
+    let _serial = serial();
     rotation(true);
 }
 
@@ -86,6 +88,7 @@ print(counts)
 
 #[test]
 fn swmr_reader_sees_frames_while_the_run_goes_on() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("live.h5");
     let expected = write_expected(dir.path(), &U16_BSLZ4, 10);
@@ -131,6 +134,7 @@ for want in (5, 10):
 /// Entry point of the child processes below; a no-op in a normal test run.
 #[test]
 fn child_process_entry() {
+    let _serial = serial();
     let Ok(mode) = std::env::var("DAQFLOW_HDF5_CHILD") else {
         return;
     };
@@ -234,16 +238,19 @@ print("ok")
 
 #[test]
 fn sigkill_with_periodic_flush_leaves_a_readable_file() {
+    let _serial = serial();
     sigkill_then_read(false);
 }
 
 #[test]
 fn sigkill_in_swmr_mode_leaves_a_file_readable_in_swmr_mode() {
+    let _serial = serial();
     sigkill_then_read(true);
 }
 
 #[test]
 fn disk_full_is_an_error_naming_the_frame_and_the_file() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("full.h5");
     let out = child("disk_full", &path, false).output().unwrap();
@@ -275,6 +282,7 @@ print(n)
 
 #[test]
 fn unwritable_or_missing_directory_is_a_clear_error() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("nope/run.h5");
     let e = RunWriter::create(missing.clone(), 0, options(false, 0))
@@ -322,6 +330,7 @@ fn unwritable_or_missing_directory_is_a_clear_error() {
 
 #[test]
 fn existing_file_is_never_clobbered_without_overwrite() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("exists.h5");
     std::fs::write(&path, b"precious").unwrap();
@@ -349,6 +358,7 @@ fn existing_file_is_never_clobbered_without_overwrite() {
 
 #[test]
 fn a_frame_of_another_format_is_refused_naming_the_frame() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("mixed.h5");
     let mut w = RunWriter::create(path.clone(), 0, options(false, 0)).unwrap();

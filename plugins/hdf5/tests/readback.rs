@@ -30,6 +30,7 @@ fn read_rust(path: &std::path::Path, elem: ElemType) -> Vec<u8> {
 
 #[test]
 fn every_compression_and_dtype_reads_back_bit_exact_in_h5py_and_rust() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let mut cases = Vec::new();
     for compression in COMPRESSIONS {
@@ -87,6 +88,7 @@ print("checked", len(json.load(open(sys.argv[1]))))
 
 #[test]
 fn files_written_by_h5py_and_hdf5plugin_decode_through_our_filters() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     run_python(
         r#"
@@ -114,6 +116,7 @@ for dt in ["uint8", "uint16", "uint32", "float32"]:
 
 #[test]
 fn bitshuffle_transform_is_byte_identical_to_hdf5plugin() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     // hdf5plugin's bitshuffle without LZ4 stores the transformed bytes: read them raw.
     run_python(
@@ -144,6 +147,7 @@ for dt in ["uint8", "uint16", "uint32", "float32"]:
 
 #[test]
 fn nexus_layout_and_run_fields_are_recorded() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("nexus.h5");
     let format = FrameFormat {
@@ -188,6 +192,7 @@ print("ok")
 /// stored without recompression and read back bit-exactly.
 #[test]
 fn precompressed_chunks_from_the_reference_library_are_stored_as_they_are() {
+    let _serial = serial();
     use daqflow_plugin_hdf5::sink::{Encoded, Encoder};
     use daqflow_plugin_hdf5::writer::RunWriter;
     use daqflow_sdk::Encoding;

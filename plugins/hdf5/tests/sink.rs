@@ -10,11 +10,13 @@ use serde_json::json;
 
 #[test]
 fn plugin_passes_the_sdk_compliance_check() {
+    let _serial = serial();
     check_compliance(daqflow_plugin_entry);
 }
 
 #[test]
 fn bad_settings_are_refused_naming_each_field() {
+    let _serial = serial();
     let errors = Harness::validate(
         daqflow_plugin_entry,
         json!({"path": "x_{bogus}.h5", "dataset": "data", "swmr": true, "flush_every_frames": 0}),
@@ -47,6 +49,7 @@ fn bad_settings_are_refused_naming_each_field() {
 /// compression and a few dtypes; counters match.
 #[test]
 fn frames_pushed_through_the_abi_land_in_order_and_bit_exact() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let mut checks = Vec::new();
     for compression in ["none", "lz4", "bslz4"] {
@@ -98,6 +101,7 @@ print("ok")
 
 #[test]
 fn start_refuses_an_existing_file_and_names_it() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("taken.h5");
     std::fs::write(&path, b"keep").unwrap();
@@ -112,6 +116,7 @@ fn start_refuses_an_existing_file_and_names_it() {
 
 #[test]
 fn a_new_shape_mid_run_is_an_error_naming_the_frame_and_the_file_stays_valid() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("shape.h5");
     let mut h = Harness::new(

@@ -11,6 +11,14 @@ use daqflow_plugin_hdf5::sink::{Encoded, Encoder};
 use daqflow_plugin_hdf5::writer::{ElemType, FileOptions, FrameFormat, RunWriter};
 use daqflow_sdk::Encoding;
 
+/// Serialises the tests of one test binary. HDF5 opens files without `O_CLOEXEC`; we set
+/// it right after creating a file, but a Python reader spawned by a parallel test in that
+/// instant would inherit the descriptor and its lock, and keep readers out of a closed file.
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// The reference reader. Missing is a failure, never a skip: run `scripts/setup.sh`.
 pub fn python() -> PathBuf {
     let p = std::env::var_os("DAQFLOW_PYTHON")
