@@ -325,7 +325,10 @@ fn unwritable_or_missing_directory_is_a_clear_error() {
         msg.starts_with(&format!("create {}", unwritable.display())),
         "{msg}"
     );
-    assert!(msg.contains("Permission denied"), "{msg}");
+    assert!(
+        msg.contains("Permission denied") || msg.contains("Read-only file system"),
+        "{msg}"
+    );
 }
 
 #[test]
