@@ -376,11 +376,6 @@ struct Sets {
     width: u64,
 }
 
-fn new_dataset_of(group: &Group, elem: ElemType) -> hdf5::DatasetBuilder {
-    let _ = elem;
-    group.new_dataset_builder()
-}
-
 fn empty_of(builder: hdf5::DatasetBuilder, elem: ElemType) -> hdf5::DatasetBuilderEmpty {
     match elem {
         ElemType::U8 => builder.empty::<u8>(),
@@ -571,8 +566,7 @@ impl NexusFile {
         let file = self.file();
         let sets = (|| -> hdf5::Result<Sets> {
             let group = file.group(&dp.parent())?;
-            let mut builder = new_dataset_of(&group, format.elem);
-            builder = builder.chunk((1, h, w));
+            let mut builder = group.new_dataset_builder().chunk((1, h, w));
             match format.compression {
                 Compression::None => {}
                 Compression::Lz4 => builder = builder.add_filter(lz4chunk::FILTER_ID, &[]),
