@@ -18,7 +18,7 @@
 
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -327,17 +327,18 @@ impl Run {
         };
         let mut workers = Vec::with_capacity(threads);
         for i in 0..threads {
-            let (ctx, jobs, out, spare) = (
+            let (ctx, jobs, out, spare, file) = (
                 ctx.clone(),
                 jobs_rx.clone(),
                 to_writer.clone(),
                 spare_rx.clone(),
+                path.clone(),
             );
             let worker = std::thread::Builder::new()
                 .name(format!("{}-hdf5-compress-{i}", ctx.node_name()))
                 .spawn(move || {
                     ctx.bind_log_thread();
-                    compress_loop(jobs, out, spare);
+                    compress_loop(jobs, out, spare, &file);
                 });
             match worker {
                 Ok(w) => workers.push(w),
@@ -411,7 +412,7 @@ impl Run {
             Some((f, first)) => {
                 if (f.elem, f.height, f.width) != (elem, frame.height(), frame.width()) {
                     let msg = format!(
-                        "append frame {number} to {}: frame is {}x{} {} but the file holds {}x{} {:?} frames (since frame {first}); \
+                        "append frame {number} to {}: frame is {}x{} {} but the file holds {}x{} {} frames (since frame {first}); \
                          one file holds one shape and dtype — start a new run, or put a filter that crops/casts before this sink",
                         self.path.display(),
                         frame.width(),
@@ -419,7 +420,7 @@ impl Run {
                         frame.dtype(),
                         f.width,
                         f.height,
-                        f.elem,
+                        f.elem.name(),
                     );
                     self.shared.fail(msg.clone());
                     return Err(PluginError::new(msg));
@@ -448,10 +449,16 @@ impl Run {
             let payload = match header {
                 Ok(n) if n == expected => Payload::Frame(frame),
                 Ok(n) => Payload::Failed(format!(
-                    "append frame {number}: its payload holds {n} bytes, a {}x{} {:?} frame has {expected}",
-                    format.width, format.height, format.elem
+                    "append frame {number} to {}: its payload holds {n} bytes, a {}x{} {} frame has {expected}",
+                    self.path.display(),
+                    format.width,
+                    format.height,
+                    format.elem.name()
                 )),
-                Err(e) => Payload::Failed(format!("append frame {number}: {e}")),
+                Err(e) => Payload::Failed(format!(
+                    "append frame {number} to {}: {e}",
+                    self.path.display()
+                )),
             };
             let done = Done {
                 seq,
@@ -522,7 +529,7 @@ impl Run {
     }
 }
 
-fn compress_loop(jobs: Receiver<Job>, out: Sender<Done>, spare: Receiver<Vec<u8>>) {
+fn compress_loop(jobs: Receiver<Job>, out: Sender<Done>, spare: Receiver<Vec<u8>>, file: &Path) {
     let mut encoder = Encoder::default();
     for job in jobs {
         let Job { seq, frame, format } = job;
@@ -537,11 +544,15 @@ fn compress_loop(jobs: Receiver<Job>, out: Sender<Done>, spare: Receiver<Vec<u8>
                 drop(frame); // back to the pool as soon as it is compressed
                 Payload::Buffer(buf, len)
             }
-            Ok(Err(e)) => Payload::Failed(format!("compress frame {frame_number}: {e}")),
+            Ok(Err(e)) => Payload::Failed(format!(
+                "compress frame {frame_number} for {}: {e}",
+                file.display()
+            )),
             Err(_) => {
                 encoder = Encoder::default();
                 Payload::Failed(format!(
-                    "compress frame {frame_number}: the encoder panicked"
+                    "compress frame {frame_number} for {}: the encoder panicked",
+                    file.display()
                 ))
             }
         };

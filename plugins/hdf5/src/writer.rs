@@ -48,6 +48,16 @@ pub enum ElemType {
 }
 
 impl ElemType {
+    /// The name used in settings and messages (`"u16"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ElemType::U8 => "u8",
+            ElemType::U16 => "u16",
+            ElemType::U32 => "u32",
+            ElemType::F32 => "f32",
+        }
+    }
+
     /// Bytes per element.
     pub fn size(self) -> usize {
         match self {
