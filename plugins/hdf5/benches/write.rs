@@ -76,6 +76,7 @@ fn options() -> FileOptions {
     FileOptions {
         swmr: false,
         flush_every: 0,
+        flush_interval: None,
         overwrite: true,
         dataset: "/entry/instrument/detector/data".into(),
         settings_json: "{}".into(),

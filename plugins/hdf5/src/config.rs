@@ -55,6 +55,12 @@ pub struct Settings {
     /// otherwise `0` = only when the file is closed.
     #[serde(default)]
     pub flush_every_frames: Option<u64>,
+    /// Also flush when this many milliseconds have passed since the last flush and frames
+    /// were written since; checked while waiting for frames too, so the last frames before
+    /// a pause reach the disk (and SWMR readers) without waiting for the next frame.
+    /// Default: none (frame counts only).
+    #[serde(default)]
+    pub flush_interval_ms: Option<u64>,
     /// Replace existing files. When `false`, an existing file is an error, never clobbered.
     #[serde(default)]
     pub overwrite: bool,
@@ -129,6 +135,12 @@ impl PluginSettings for Settings {
             errors.push(SettingsError::new(
                 "flush_every_frames",
                 "0 never flushes, so SWMR readers would see nothing; leave it unset or set N ≥ 1",
+            ));
+        }
+        if self.flush_interval_ms == Some(0) {
+            errors.push(SettingsError::new(
+                "flush_interval_ms",
+                "must be at least 1; leave it unset to flush by frame count only",
             ));
         }
         if errors.is_empty() {

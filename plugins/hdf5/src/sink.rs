@@ -264,6 +264,9 @@ impl Run {
         let opts = FileOptions {
             swmr: settings.swmr,
             flush_every: settings.flush_every(),
+            flush_interval: settings
+                .flush_interval_ms
+                .map(std::time::Duration::from_millis),
             overwrite: settings.overwrite,
             dataset: settings.dataset.clone(),
             settings_json: serde_json::to_string_pretty(settings).unwrap_or_default(),
@@ -280,6 +283,9 @@ impl Run {
         let (jobs_tx, jobs_rx) = bounded::<Job>(in_flight);
 
         let (ready_tx, ready_rx) = bounded::<Result<(), WriteError>>(1);
+        let tick = settings
+            .flush_interval_ms
+            .map(|ms| std::time::Duration::from_millis(ms.div_ceil(4)));
         let writer = {
             let (ctx, shared, path, fpf) = (
                 ctx.clone(),
@@ -301,7 +307,7 @@ impl Run {
                             return;
                         }
                     };
-                    write_loop(writer, from_nodes, slot_tx, spare_tx, &shared);
+                    write_loop(writer, from_nodes, slot_tx, spare_tx, &shared, &ctx, tick);
                 })
                 .map_err(|e| PluginError::new(format!("start hdf5 writer thread: {e}")))?
         };
@@ -571,52 +577,67 @@ fn compress_loop(jobs: Receiver<Job>, out: Sender<Done>, spare: Receiver<Vec<u8>
     }
 }
 
+/// The writer thread: writes chunks in consumption order, returns slots and buffers, and
+/// flushes on `flush_interval_ms` while waiting. The first error stops writing (later
+/// frames are counted lost) and asks the pipeline to stop.
 fn write_loop(
     mut writer: RunWriter,
     input: Receiver<Done>,
     slots: Sender<()>,
     spare: Sender<Vec<u8>>,
     shared: &Shared,
+    ctx: &Context,
+    tick: Option<std::time::Duration>,
 ) {
     let mut waiting: BTreeMap<u64, Done> = BTreeMap::new();
     let mut next = 0u64;
     let mut failed = false;
-    for done in input {
+    let fail = |e: String, failed: &mut bool| {
+        if !*failed {
+            log::debug!("writer stops: {e}");
+            shared.fail(e);
+            *failed = true;
+            ctx.request_stop();
+        }
+    };
+    loop {
+        let done = match tick {
+            None => match input.recv() {
+                Ok(d) => d,
+                Err(_) => break,
+            },
+            Some(t) => match input.recv_timeout(t) {
+                Ok(d) => d,
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                    if !failed && let Err(e) = writer.flush_if_due() {
+                        fail(e.to_string(), &mut failed);
+                    }
+                    continue;
+                }
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+            },
+        };
         waiting.insert(done.seq, done);
         while let Some(done) = waiting.remove(&next) {
             next += 1;
             if !failed {
+                let (chunk, len): (&[u8], usize) = match &done.payload {
+                    Payload::Frame(f) => (f.bytes(), f.bytes().len()),
+                    Payload::Buffer(b, len) => (&b[..*len], *len),
+                    Payload::Failed(_) => (&[], 0),
+                };
                 let result = match &done.payload {
-                    Payload::Frame(f) => writer
-                        .append(
-                            &done.format,
-                            done.frame_number,
-                            done.timestamp_ns,
-                            f.bytes(),
-                        )
-                        .map(|()| f.bytes().len())
-                        .map_err(|e| e.to_string()),
-                    Payload::Buffer(b, len) => writer
-                        .append(
-                            &done.format,
-                            done.frame_number,
-                            done.timestamp_ns,
-                            &b[..*len],
-                        )
-                        .map(|()| *len)
-                        .map_err(|e| e.to_string()),
                     Payload::Failed(e) => Err(e.clone()),
+                    _ => writer
+                        .append(&done.format, done.frame_number, done.timestamp_ns, chunk)
+                        .map_err(|e| e.to_string()),
                 };
                 match result {
-                    Ok(n) => {
+                    Ok(()) => {
                         shared.written.fetch_add(1, Ordering::Relaxed);
-                        shared.bytes.fetch_add(n as u64, Ordering::Relaxed);
+                        shared.bytes.fetch_add(len as u64, Ordering::Relaxed);
                     }
-                    Err(e) => {
-                        log::debug!("writer stops at frame {}: {e}", done.frame_number);
-                        shared.fail(e);
-                        failed = true;
-                    }
+                    Err(e) => fail(e, &mut failed),
                 }
             }
             if failed {

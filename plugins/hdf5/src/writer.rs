@@ -106,6 +106,8 @@ pub struct FileOptions {
     pub swmr: bool,
     /// Flush every N frames; 0 = at close only.
     pub flush_every: u64,
+    /// Also flush when this long has passed since the last flush and frames are pending.
+    pub flush_interval: Option<std::time::Duration>,
     /// Replace existing files.
     pub overwrite: bool,
     /// Absolute HDF5 path of the frame dataset.
@@ -437,6 +439,8 @@ pub struct NexusFile {
     pending_numbers: Vec<u64>,
     pending_times: Vec<u64>,
     since_flush: u64,
+    flush_interval: Option<std::time::Duration>,
+    last_flush: std::time::Instant,
     /// A write failed: the file is kept as of its last flush (see [`freeze`]).
     frozen: bool,
 }
@@ -551,6 +555,8 @@ impl NexusFile {
             pending_numbers: Vec::new(),
             pending_times: Vec::new(),
             since_flush: 0,
+            flush_interval: opts.flush_interval,
+            last_flush: std::time::Instant::now(),
             frozen: false,
         })
     }
@@ -701,7 +707,7 @@ impl NexusFile {
             self.write_meta()?;
         }
         self.since_flush += 1;
-        if self.flush_every > 0 && self.since_flush >= self.flush_every {
+        if self.flush_every > 0 && self.since_flush >= self.flush_every || self.flush_due() {
             self.flush()?;
         }
         Ok(())
@@ -735,11 +741,33 @@ impl NexusFile {
         Ok(())
     }
 
+    /// Frames are pending and `flush_interval` has passed since the last flush.
+    fn flush_due(&self) -> bool {
+        self.since_flush > 0
+            && self
+                .flush_interval
+                .is_some_and(|i| self.last_flush.elapsed() >= i)
+    }
+
+    /// Flushes when [`Self::flush_due`]; a failure freezes the file like a failed append.
+    pub fn flush_if_due(&mut self) -> Result<(), WriteError> {
+        if self.frozen || !self.flush_due() {
+            return Ok(());
+        }
+        let result = self.flush();
+        if result.is_err() {
+            self.frozen = true;
+            freeze(self.file(), &self.path);
+        }
+        result
+    }
+
     /// Writes pending per-frame values and flushes the file to disk, so that a crash
     /// leaves it readable with every frame so far.
     pub fn flush(&mut self) -> Result<(), WriteError> {
         self.write_meta()?;
         self.since_flush = 0;
+        self.last_flush = std::time::Instant::now();
         self.file().flush().map_err(hdf5_err(&self.path, "flush"))
     }
 
@@ -1010,6 +1038,13 @@ impl RunWriter {
     /// Flushes the current file.
     pub fn flush(&mut self) -> Result<(), WriteError> {
         self.current.as_mut().map_or(Ok(()), NexusFile::flush)
+    }
+
+    /// Flushes the current file if its `flush_interval` has passed with frames pending.
+    pub fn flush_if_due(&mut self) -> Result<(), WriteError> {
+        self.current
+            .as_mut()
+            .map_or(Ok(()), NexusFile::flush_if_due)
     }
 
     /// Closes the current file and, with rotation, writes the final master. Returns the

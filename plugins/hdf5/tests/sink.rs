@@ -154,3 +154,49 @@ with h5py.File(sys.argv[1], "r") as f:
     );
     assert_eq!(out.trim(), "(3, 8, 8) uint32");
 }
+
+/// With a frame count that is never reached, `flush_interval_ms` alone brings the frames
+/// of a paused run to a SWMR reader, while the writer waits for more.
+#[test]
+fn flush_interval_flushes_while_waiting_for_frames() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("paused.h5");
+    let mut h = Harness::new(
+        daqflow_plugin_entry,
+        json!({"path": path, "swmr": true, "flush_every_frames": 1000000, "flush_interval_ms": 50}),
+    )
+    .unwrap();
+    h.start().unwrap();
+    for n in 0..5 {
+        h.push(h.frame_from(
+            &ndarray::Array2::<u16>::from_elem((16, 16), n as u16).view(),
+            n,
+        ))
+        .unwrap();
+    }
+    // No more frames and no stop: only the interval can flush them.
+    let out = run_python(
+        r#"
+import time
+deadline = time.time() + 60
+while True:
+    try:
+        f = h5py.File(sys.argv[1], "r", libver="latest", swmr=True)
+        d = f["entry/data/data"]
+        break
+    except (OSError, KeyError):
+        assert time.time() < deadline, "no dataset"
+        time.sleep(0.05)
+while d.shape[0] < 5:
+    assert time.time() < deadline, d.shape
+    time.sleep(0.05)
+    d.refresh()
+print([int(d[i][0, 0]) for i in range(5)])
+"#,
+        &[path.to_str().unwrap()],
+    );
+    assert_eq!(out.trim(), "[0, 1, 2, 3, 4]");
+    h.stop().unwrap();
+    assert_eq!(h.counter("frames_written"), Some(5));
+}

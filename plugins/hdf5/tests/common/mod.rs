@@ -100,6 +100,7 @@ pub fn options(swmr: bool, flush_every: u64) -> FileOptions {
     FileOptions {
         swmr,
         flush_every,
+        flush_interval: None,
         overwrite: false,
         dataset: "/entry/instrument/detector/data".into(),
         settings_json: r#"{"path": "test"}"#.into(),
