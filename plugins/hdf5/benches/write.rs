@@ -133,7 +133,8 @@ fn main() {
         let t = Instant::now();
         let mut w = RunWriter::create(h5_path.clone(), 0, options()).unwrap();
         for i in 0..n {
-            w.append(&none, i as u64, 0, &frames[i % distinct]).unwrap();
+            w.append(&none, i as u64, 0, &frames[i % distinct], &[])
+                .unwrap();
         }
         w.finish().unwrap();
         ours = ours.min(t.elapsed());
@@ -283,7 +284,7 @@ fn main() {
         let t = Instant::now();
         let mut w = RunWriter::create(path.clone(), 0, opts).unwrap();
         for i in 0..count {
-            w.append(&small, i, 0, &small_frame).unwrap();
+            w.append(&small, i, 0, &small_frame, &[]).unwrap();
         }
         w.finish().unwrap();
         let t = t.elapsed();

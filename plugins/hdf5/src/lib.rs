@@ -7,6 +7,7 @@ pub mod bitshuffle;
 pub mod config;
 pub mod filters;
 pub mod lz4chunk;
+pub mod meta;
 pub mod sink;
 pub mod writer;
 

@@ -29,6 +29,7 @@ use daqflow_sdk::prelude::*;
 
 use crate::config::{Compression, Settings, default_run_id};
 use crate::lz4chunk::CodecError;
+use crate::meta::MetaCell;
 use crate::writer::{ElemType, FileOptions, FrameFormat, RunWriter, WriteError};
 use crate::{bitshuffle, lz4chunk};
 
@@ -168,12 +169,31 @@ struct Done {
     timestamp_ns: u64,
     format: FrameFormat,
     payload: Payload,
+    meta: Vec<(String, MetaCell)>,
 }
 
 struct Job {
     seq: u64,
     frame: Frame,
     format: FrameFormat,
+    meta: Vec<(String, MetaCell)>,
+}
+
+/// The frame's metadata as cells (no allocation when it has none).
+fn meta_cells(frame: &Frame) -> Vec<(String, MetaCell)> {
+    frame
+        .meta_iter()
+        .filter_map(|(k, v)| {
+            let cell = match v {
+                MetaValue::I64(x) => MetaCell::I64(x),
+                MetaValue::F64(x) => MetaCell::F64(x),
+                MetaValue::Bool(x) => MetaCell::Bool(x),
+                MetaValue::Str(x) => MetaCell::Str(x),
+                _ => return None,
+            };
+            Some((k.to_owned(), cell))
+        })
+        .collect()
 }
 
 /// State shared by the node thread, the workers and the writer.
@@ -440,6 +460,7 @@ impl Run {
                 | (Encoding::Lz4, Compression::Lz4)
                 | (Encoding::BsLz4, Compression::Bslz4)
         );
+        let meta = meta_cells(&frame);
         // A free slot first: this is where a slow disk becomes back-pressure.
         self.slots.recv().map_err(|_| self.dead())?;
         let seq = self.seq;
@@ -472,13 +493,19 @@ impl Run {
                 timestamp_ns,
                 format,
                 payload,
+                meta,
             };
             let tx = self.to_writer.as_ref().ok_or_else(|| self.dead())?;
             tx.send(done).map_err(|_| self.dead())?;
         } else {
             let tx = self.jobs.as_ref().ok_or_else(|| self.dead())?;
-            tx.send(Job { seq, frame, format })
-                .map_err(|_| self.dead())?;
+            tx.send(Job {
+                seq,
+                frame,
+                format,
+                meta,
+            })
+            .map_err(|_| self.dead())?;
         }
         Ok(())
     }
@@ -538,7 +565,12 @@ impl Run {
 fn compress_loop(jobs: Receiver<Job>, out: Sender<Done>, spare: Receiver<Vec<u8>>, file: &Path) {
     let mut encoder = Encoder::default();
     for job in jobs {
-        let Job { seq, frame, format } = job;
+        let Job {
+            seq,
+            frame,
+            format,
+            meta,
+        } = job;
         let (frame_number, timestamp_ns) = (frame.frame_number(), frame.timestamp_ns());
         let mut buf = spare.try_recv().unwrap_or_default();
         let encoded = catch_unwind(AssertUnwindSafe(|| {
@@ -569,6 +601,7 @@ fn compress_loop(jobs: Receiver<Job>, out: Sender<Done>, spare: Receiver<Vec<u8>
                 timestamp_ns,
                 format,
                 payload,
+                meta,
             })
             .is_err()
         {
@@ -629,7 +662,13 @@ fn write_loop(
                 let result = match &done.payload {
                     Payload::Failed(e) => Err(e.clone()),
                     _ => writer
-                        .append(&done.format, done.frame_number, done.timestamp_ns, chunk)
+                        .append(
+                            &done.format,
+                            done.frame_number,
+                            done.timestamp_ns,
+                            chunk,
+                            &done.meta,
+                        )
                         .map_err(|e| e.to_string()),
                 };
                 match result {

@@ -32,6 +32,7 @@ use ndarray::s;
 
 use crate::config::Compression;
 use crate::filters::{self, FilterError};
+use crate::meta::{self, Columns, MetaCell, MetaKind};
 use crate::{bitshuffle, lz4chunk};
 
 /// Element type of a frame, as stored in the file (native little-endian).
@@ -443,6 +444,8 @@ pub struct NexusFile {
     last_flush: std::time::Instant,
     /// A write failed: the file is kept as of its last flush (see [`freeze`]).
     frozen: bool,
+    /// Per-frame metadata columns.
+    columns: Columns,
 }
 
 /// Per-frame `frame_number`/`timestamp` values are written in batches of this many (and
@@ -539,7 +542,12 @@ fn freeze(file: &File, path: &Path) {
 
 impl NexusFile {
     /// Creates the file and writes the frame-independent layout.
-    pub fn create(path: &Path, opts: &FileOptions, start_time: &str) -> Result<Self, WriteError> {
+    pub fn create(
+        path: &Path,
+        opts: &FileOptions,
+        start_time: &str,
+        preset: Vec<(String, MetaKind)>,
+    ) -> Result<Self, WriteError> {
         filters::register()?;
         let file = create_file(path, opts.swmr, opts.overwrite)?;
         write_skeleton(&file, path, opts, start_time)?;
@@ -558,6 +566,7 @@ impl NexusFile {
             flush_interval: opts.flush_interval,
             last_flush: std::time::Instant::now(),
             frozen: false,
+            columns: Columns::new(&DatasetPath::parse(&opts.dataset).parent(), preset),
         })
     }
 
@@ -571,12 +580,21 @@ impl NexusFile {
         self.frames
     }
 
+    /// Keys and types of the per-frame metadata columns.
+    pub fn meta_kinds(&self) -> Vec<(String, MetaKind)> {
+        self.columns.kinds()
+    }
+
     fn file(&self) -> &File {
         self.file.as_ref().expect("file open until close")
     }
 
     /// Creates the frame datasets for `format` and, with SWMR, starts SWMR writing.
-    fn begin(&mut self, format: &FrameFormat) -> Result<(), WriteError> {
+    fn begin(
+        &mut self,
+        format: &FrameFormat,
+        cells: &[(String, MetaCell)],
+    ) -> Result<(), WriteError> {
         let dp = DatasetPath::parse(&self.dataset);
         let (h, w) = (format.height as usize, format.width as usize);
         let file = self.file();
@@ -626,7 +644,13 @@ impl NexusFile {
         })()
         .map_err(hdf5_err(&self.path, format!("create {}", self.dataset)))?;
         self.sets = Some(sets);
+        let file = self.file.as_ref().expect("file open until close");
+        self.columns
+            .add_keys(file, 0, cells)
+            .and_then(|()| self.columns.add_preset(file))
+            .map_err(hdf5_err(&self.path, "create frame_metadata datasets"))?;
         if self.swmr {
+            self.columns.close_for_new_keys();
             // Groups are closed (dropped above); only datasets stay open.
             self.file()
                 .start_swmr()
@@ -643,6 +667,7 @@ impl NexusFile {
         frame_number: u64,
         timestamp_ns: u64,
         chunk: &[u8],
+        cells: &[(String, MetaCell)],
     ) -> Result<(), WriteError> {
         if self.frozen {
             return Err(WriteError::Hdf5 {
@@ -651,7 +676,7 @@ impl NexusFile {
                 reason: "an earlier write failed; the file is kept as of its last flush".into(),
             });
         }
-        let result = self.append_inner(format, frame_number, timestamp_ns, chunk);
+        let result = self.append_inner(format, frame_number, timestamp_ns, chunk, cells);
         if matches!(result, Err(WriteError::Hdf5 { .. })) {
             self.frozen = true;
             freeze(self.file(), &self.path);
@@ -665,9 +690,10 @@ impl NexusFile {
         frame_number: u64,
         timestamp_ns: u64,
         chunk: &[u8],
+        cells: &[(String, MetaCell)],
     ) -> Result<(), WriteError> {
         if self.sets.is_none() {
-            self.begin(format)?;
+            self.begin(format, cells)?;
         }
         let sets = self.sets.as_ref().expect("begun");
         let n = self.frames;
@@ -700,6 +726,14 @@ impl NexusFile {
             hdf5::sync::sync(|| unsafe { H5Dset_extent(id, old.as_ptr()) });
             return written;
         }
+        if !cells.is_empty() {
+            let file = self.file.as_ref().expect("file open until close");
+            self.columns.add_keys(file, n, cells).map_err(hdf5_err(
+                &self.path,
+                format!("add frame_metadata of frame {frame_number}"),
+            ))?;
+        }
+        self.columns.push(cells);
         self.frames += 1;
         self.pending_numbers.push(frame_number);
         self.pending_times.push(timestamp_ns);
@@ -729,11 +763,12 @@ impl NexusFile {
                 ds.resize(b)?;
                 ds.write_slice(values.as_slice(), s![a..b])?;
             }
+            self.columns.write(self.frames)?;
             sets.frame_count.write_scalar(&self.frames)
         })()
         .map_err(hdf5_err(
             &self.path,
-            format!("write frame_number/timestamp of frames {a}..{b}"),
+            format!("write frame_number/timestamp/frame_metadata of frames {a}..{b}"),
         ))?;
         self.meta_written = self.frames;
         self.pending_numbers.clear();
@@ -776,12 +811,13 @@ impl NexusFile {
         if self.frozen {
             // The error that froze the file was reported; closing only releases it.
             drop(self.sets.take());
+            self.columns.close();
             let _ = self.file.take().map(File::close);
             return Ok(self.frames);
         }
         let result = self.finish_fields(end_time);
-        let sets = self.sets.take();
-        drop(sets);
+        drop(self.sets.take());
+        self.columns.close();
         let file = self.file.take().expect("file open until close");
         let closed = file.close().map_err(hdf5_err(&self.path, "close"));
         result.and(closed).map(|()| self.frames)
@@ -812,6 +848,8 @@ pub struct PartRecord {
     pub file_name: String,
     /// Frames in it.
     pub frames: u64,
+    /// Its per-frame metadata columns.
+    pub meta: Vec<(String, MetaKind)>,
 }
 
 /// Writes (atomically: temporary file + rename) a master file whose `data`,
@@ -884,6 +922,30 @@ pub fn write_master(
             .create("frame_number")?;
         let timestamp = timestamp.empty::<u64>().shape(n).create("timestamp")?;
         describe_per_frame(&frame_number, &timestamp)?;
+        let mut keys: Vec<(String, MetaKind)> = Vec::new();
+        for (key, kind) in parts.iter().flat_map(|p| p.meta.iter()) {
+            if !keys.iter().any(|(k, _)| k == key) {
+                keys.push((key.clone(), *kind));
+            }
+        }
+        if !keys.is_empty() {
+            let g = group.create_group(meta::GROUP)?;
+            attr_str(&g, "NX_class", "NXcollection")?;
+            let source = format!("{}/{}", dp.parent(), meta::GROUP);
+            for (key, kind) in keys {
+                let sources: Vec<(String, u64, bool)> = parts
+                    .iter()
+                    .map(|p| {
+                        (
+                            p.file_name.clone(),
+                            p.frames,
+                            p.meta.contains(&(key.clone(), kind)),
+                        )
+                    })
+                    .collect();
+                meta::create_virtual_column(&g, &key, kind, &source, &sources, n)?;
+            }
+        }
         file.group(&format!("/{}/data", dp.entry))?
             .link_hard(&opts.dataset, "data")?;
         Ok(())
@@ -937,7 +999,12 @@ impl RunWriter {
             }
             w.part_path(1)
         };
-        w.current = Some(NexusFile::create(&first, &w.opts, &w.start_time)?);
+        w.current = Some(NexusFile::create(
+            &first,
+            &w.opts,
+            &w.start_time,
+            Vec::new(),
+        )?);
         if frames_per_file > 0 {
             write_master(&w.base, &w.opts, None, &[], &w.start_time, "")?;
         }
@@ -977,6 +1044,7 @@ impl RunWriter {
         frame_number: u64,
         timestamp_ns: u64,
         chunk: &[u8],
+        cells: &[(String, MetaCell)],
     ) -> Result<(), WriteError> {
         match &self.format {
             None => self.format = Some(*format),
@@ -1002,7 +1070,7 @@ impl RunWriter {
             frame: frame_number,
             reason: "the writer was closed after an earlier error".into(),
         })?;
-        current.append(format, frame_number, timestamp_ns, chunk)?;
+        current.append(format, frame_number, timestamp_ns, chunk, cells)?;
         self.total += 1;
         Ok(())
     }
@@ -1014,8 +1082,13 @@ impl RunWriter {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
+            let meta = cur.meta_kinds();
             let frames = cur.close(&iso8601(SystemTime::now()))?;
-            self.parts.push(PartRecord { file_name, frames });
+            self.parts.push(PartRecord {
+                file_name,
+                frames,
+                meta,
+            });
         }
         Ok(())
     }
@@ -1031,7 +1104,18 @@ impl RunWriter {
             "",
         )?;
         let next = self.part_path(self.parts.len() + 1);
-        self.current = Some(NexusFile::create(&next, &self.opts, &self.start_time)?);
+        let mut kinds: Vec<(String, MetaKind)> = Vec::new();
+        for (key, kind) in self.parts.iter().flat_map(|p| p.meta.iter()) {
+            if !kinds.iter().any(|(k, _)| k == key) {
+                kinds.push((key.clone(), *kind));
+            }
+        }
+        self.current = Some(NexusFile::create(
+            &next,
+            &self.opts,
+            &self.start_time,
+            kinds,
+        )?);
         Ok(())
     }
 

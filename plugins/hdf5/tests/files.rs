@@ -169,7 +169,7 @@ fn child_process_entry() {
             let mut w = RunWriter::create(path, 0, options(false, 10)).unwrap();
             for n in 0..1000u64 {
                 let raw = frame_bytes(format.elem, format.height, format.width, n);
-                if let Err(e) = w.append(&format, n, n, &raw) {
+                if let Err(e) = w.append(&format, n, n, &raw, &[]) {
                     println!("ERROR {e}");
                     // Closing a frozen file reports nothing more and writes nothing.
                     assert_eq!(w.finish().unwrap(), n);
@@ -371,7 +371,7 @@ fn a_frame_of_another_format_is_refused_naming_the_frame() {
         ..U16_BSLZ4
     };
     let raw = frame_bytes(other.elem, other.height, other.width, 3);
-    let msg = w.append(&other, 3, 0, &raw).unwrap_err().to_string();
+    let msg = w.append(&other, 3, 0, &raw, &[]).unwrap_err().to_string();
     assert!(
         msg.starts_with("append frame 3 to ") && msg.contains(path.to_str().unwrap()),
         "{msg}"

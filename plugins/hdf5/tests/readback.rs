@@ -233,7 +233,7 @@ for name, comp in [("bslz4", hdf5plugin.Bitshuffle(nelems=0, cname="lz4")), ("lz
                 enc.encode(&format, encoding, &chunk, &mut out).unwrap(),
                 Encoded::AsIs
             );
-            w.append(&format, i, i, &chunk).unwrap();
+            w.append(&format, i, i, &chunk, &[]).unwrap();
         }
         w.finish().unwrap();
         assert_eq!(read_rust(&path, ElemType::U32), expected, "{name}");

@@ -123,7 +123,8 @@ pub fn append_frames(
             Encoded::AsIs => &raw,
             Encoded::Buffer(len) => &buf[..len],
         };
-        w.append(format, n, 1_000_000_000 * n + 7, chunk).unwrap();
+        w.append(format, n, 1_000_000_000 * n + 7, chunk, &[])
+            .unwrap();
         all.extend_from_slice(&raw);
     }
     all
