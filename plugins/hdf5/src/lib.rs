@@ -1,7 +1,8 @@
 //! The `hdf5` sink: records frames into NeXus-layout HDF5 files with direct chunk writes,
 //! LZ4 / bitshuffle-LZ4 compression in worker threads, SWMR, periodic flush and rotation.
-//! See `sink.rs` for the threads, `writer.rs` for the file layout, and `config.rs` for the
-//! settings.
+//! See `sink.rs` for the threads, `writer.rs` for the file layout, `meta.rs` for per-frame
+//! metadata, `bitshuffle.rs`/`lz4chunk.rs`/`filters.rs` for compression, and `config.rs`
+//! for the settings.
 
 pub mod bitshuffle;
 pub mod config;

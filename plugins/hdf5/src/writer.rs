@@ -12,7 +12,8 @@
 //!                            program_name, writer_settings (NXnote, JSON)
 //! /entry/instrument          NXinstrument
 //! /entry/instrument/detector NXdetector: data [frame, y, x] (chunk = one frame),
-//!                            frame_number [frame], timestamp [frame] (ns since epoch)
+//!                            frame_number [frame], timestamp [frame] (ns since epoch),
+//!                            frame_metadata/<key> [frame] (see `meta.rs`)
 //! /entry/data                NXdata, signal=data: `data` hard-linked to the detector data
 //! ```
 //!
