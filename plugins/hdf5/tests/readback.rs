@@ -252,3 +252,45 @@ print("ok")
         assert_eq!(out.trim(), "ok");
     }
 }
+
+/// A custom dataset path keeps the NeXus structure around it.
+#[test]
+fn a_custom_dataset_path_keeps_the_nexus_links() {
+    use daqflow_plugin_hdf5::writer::RunWriter;
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("custom.h5");
+    let mut opts = options(false, 0);
+    opts.dataset = "/scan/beamline/cam/img".into();
+    let mut w = RunWriter::create(path.clone(), 0, opts).unwrap();
+    let format = FrameFormat {
+        elem: ElemType::F32,
+        height: 3,
+        width: 5,
+        compression: Compression::None,
+    };
+    let raw = append_frames(&mut w, &format, 0..2);
+    w.finish().unwrap();
+    std::fs::write(dir.path().join("custom.bin"), raw).unwrap();
+    let out = run_python(
+        r#"
+def s(v):
+    return v.decode() if isinstance(v, bytes) else str(v)
+with h5py.File(sys.argv[1], "r") as f:
+    assert s(f.attrs["default"]) == "scan"
+    assert s(f["scan"].attrs["NX_class"]) == "NXentry"
+    assert s(f["scan/beamline"].attrs["NX_class"]) == "NXcollection"
+    assert s(f["scan/beamline/cam"].attrs["NX_class"]) == "NXdetector"
+    assert f["scan/data/data"].id == f["scan/beamline/cam/img"].id
+    exp = np.fromfile(sys.argv[2], dtype="float32").reshape(2, 3, 5)
+    assert (f["scan/data/data"][()] == exp).all()
+    assert list(f["scan/beamline/cam/frame_number"][()]) == [0, 1]
+print("ok")
+"#,
+        &[
+            path.to_str().unwrap(),
+            dir.path().join("custom.bin").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.trim(), "ok");
+}
