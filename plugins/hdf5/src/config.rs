@@ -47,12 +47,14 @@ pub struct Settings {
     #[serde(default)]
     pub frames_per_file: u64,
     /// Single-writer/multiple-reader mode: live readers (h5py `swmr=True`) see frames while
-    /// the run goes on. The file needs HDF5 ≥ 1.10 to read.
+    /// the run goes on. The file needs HDF5 ≥ 1.10 to read. After a crash, open it with
+    /// `swmr=True`, or run `h5clear -s FILE` once to open it normally. Metadata keys must
+    /// be present from the first frame (no datasets can be added in SWMR mode).
     #[serde(default)]
     pub swmr: bool,
-    /// Flush the file every this many frames, so that a crash or SIGKILL leaves a readable
-    /// file holding every frame up to the last flush. Default: every frame with `swmr`,
-    /// otherwise `0` = only when the file is closed.
+    /// Flush the file every this many frames, so that a crash, a SIGKILL or a full disk
+    /// leaves a readable file holding every frame up to the last flush. Default: every frame
+    /// with `swmr`, otherwise `0` = only when the file is closed.
     #[serde(default)]
     pub flush_every_frames: Option<u64>,
     /// Also flush when this many milliseconds have passed since the last flush and frames
@@ -64,8 +66,9 @@ pub struct Settings {
     /// Replace existing files. When `false`, an existing file is an error, never clobbered.
     #[serde(default)]
     pub overwrite: bool,
-    /// HDF5 path of the frame dataset; `frame_number` and `timestamp` go beside it, and
-    /// `/<entry>/data/data` (the NXdata group) links to it.
+    /// HDF5 path of the frame dataset; `frame_number`, `timestamp` and `frame_metadata/<key>`
+    /// (the frames' metadata) go beside it, and `/<entry>/data/data` (the NXdata group)
+    /// links to it.
     #[serde(default = "default_dataset")]
     pub dataset: String,
     /// Frames held by the writer at most (queued for compression, compressing, waiting to be
