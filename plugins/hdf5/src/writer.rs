@@ -785,7 +785,8 @@ impl NexusFile {
                 .is_some_and(|i| self.last_flush.elapsed() >= i)
     }
 
-    /// Flushes when [`Self::flush_due`]; a failure freezes the file like a failed append.
+    /// Flushes when frames are pending and `flush_interval` has passed; a failure freezes
+    /// the file like a failed append.
     pub fn flush_if_due(&mut self) -> Result<(), WriteError> {
         if self.frozen || !self.flush_due() {
             return Ok(());
