@@ -535,13 +535,34 @@ impl std::fmt::Debug for Gpu {
 
 impl Gpu {
     /// Opens the default adapter (backends and adapter can be chosen with wgpu's
-    /// `WGPU_BACKEND` / `WGPU_ADAPTER_NAME` environment variables).
+    /// `WGPU_BACKEND` / `WGPU_ADAPTER_NAME` environment variables). Without `WGPU_BACKEND`,
+    /// Vulkan (Metal, DX12) is tried first and GL only when it has no adapter: probing EGL
+    /// needlessly logs driver errors on machines without GL.
     pub fn headless() -> Result<Self, ViewerError> {
-        let instance =
-            wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
-        let adapter =
-            pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions::default()))
-                .map_err(|e| ViewerError::NoAdapter(e.to_string()))?;
+        let from_env = std::env::var_os("WGPU_BACKEND").is_some();
+        let tries: &[Option<wgpu::Backends>] = if from_env {
+            &[None]
+        } else {
+            &[Some(wgpu::Backends::PRIMARY), Some(wgpu::Backends::all())]
+        };
+        let mut last_error = String::from("no backend tried");
+        for backends in tries {
+            let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+            if let Some(b) = backends {
+                desc.backends = *b;
+            }
+            let instance = wgpu::Instance::new(desc);
+            match pollster::block_on(
+                instance.request_adapter(&wgpu::RequestAdapterOptions::default()),
+            ) {
+                Ok(adapter) => return Self::open(adapter),
+                Err(e) => last_error = e.to_string(),
+            }
+        }
+        Err(ViewerError::NoAdapter(last_error))
+    }
+
+    fn open(adapter: wgpu::Adapter) -> Result<Self, ViewerError> {
         let info = adapter.get_info();
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("daqflow viewer"),

@@ -123,7 +123,8 @@ pub struct ViewerUi<F> {
     latency_ms: Option<f64>,
     received_rate: RateMeter,
     displayed_rate: RateMeter,
-    readout: Option<(u32, u32, f64)>,
+    /// Image pixel under the pointer at the last pass.
+    readout_pos: Option<(u32, u32)>,
     /// Size of the image area in physical pixels at the last pass.
     area_px: (u32, u32),
     /// Show rates and latency (tests turn them off for reproducible snapshots).
@@ -153,7 +154,7 @@ impl<F: ViewFrame + Clone> ViewerUi<F> {
             latency_ms: None,
             received_rate: RateMeter::new(),
             displayed_rate: RateMeter::new(),
-            readout: None,
+            readout_pos: None,
             area_px: (800, 600),
             show_timing: true,
             on_display,
@@ -170,9 +171,11 @@ impl<F: ViewFrame + Clone> ViewerUi<F> {
         self.shown.as_ref().map(|s| s.frame.frame_number())
     }
 
-    /// The pixel readout under the pointer: (x, y, raw value).
+    /// The pixel readout under the pointer: (x, y, raw value in the frame on screen).
     pub fn readout(&self) -> Option<(u32, u32, f64)> {
-        self.readout
+        let (x, y) = self.readout_pos?;
+        let v = self.shown.as_ref()?.frame.image().ok()?.value(x, y)?;
+        Some((x, y, v))
     }
 
     /// Current zoom/pan (physical pixels of the image area).
@@ -318,7 +321,7 @@ impl<F: ViewFrame + Clone> ViewerUi<F> {
                 });
                 ui.end_row();
                 ui.label("pixel");
-                ui.label(match self.readout {
+                ui.label(match self.readout() {
                     Some((x, y, v)) => format!("({x}, {y}) = {}", format_value(v)),
                     None => "–".into(),
                 });
@@ -579,14 +582,10 @@ impl<F: ViewFrame + Clone> ViewerUi<F> {
             let d = response.drag_delta() * ppp;
             self.transform.pan([d.x, d.y]);
         }
-        self.readout = response.hover_pos().and_then(|p| {
+        self.readout_pos = response.hover_pos().and_then(|p| {
             let [x, y] = self.transform.image_pos(to_px(p));
-            if x < 0.0 || y < 0.0 {
-                return None;
-            }
-            let (x, y) = (x.floor() as u32, y.floor() as u32);
-            let v = s.frame.image().ok()?.value(x, y)?;
-            Some((x, y, v))
+            (x >= 0.0 && y >= 0.0 && x < iw as f32 && y < ih as f32)
+                .then(|| (x.floor() as u32, y.floor() as u32))
         });
         let params = DrawParams {
             mapping: self.mapping,
@@ -602,7 +601,7 @@ impl<F: ViewFrame + Clone> ViewerUi<F> {
                 params,
             },
         ));
-        if let Some((x, y, v)) = self.readout {
+        if let Some((x, y, v)) = self.readout() {
             ui.painter().text(
                 rect.left_bottom() + Vec2::new(6.0, -6.0),
                 egui::Align2::LEFT_BOTTOM,
