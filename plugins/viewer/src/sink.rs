@@ -36,7 +36,6 @@ pub struct Viewer {
     shared: Arc<Shared<Frame>>,
     thread: Option<JoinHandle<Result<(), ViewerError>>>,
     running: Option<Running>,
-    stop_requested: bool,
 }
 
 impl std::fmt::Debug for Viewer {
@@ -99,11 +98,23 @@ impl Viewer {
     }
 
     fn start_window(&mut self, ctx: &Context) -> Result<(), ViewerError> {
+        let close_ctx = ctx.clone();
+        let stops_pipeline = self.settings.close_stops_pipeline;
+        let on_user_close: Box<dyn FnOnce() + Send> = Box::new(move || {
+            close_ctx.bind_log_thread();
+            if stops_pipeline {
+                log::info!("viewer window closed: stopping the pipeline (close_stops_pipeline)");
+                close_ctx.request_stop();
+            } else {
+                log::info!("viewer window closed: the viewer stops, acquisition goes on");
+            }
+        });
         let handle = window::spawn(
             self.shared.clone(),
             &self.settings,
             ctx.node_name(),
             counter_updater(ctx),
+            on_user_close,
         )?;
         self.thread = Some(handle.thread);
         self.running = Some(Running::Window);
@@ -134,7 +145,6 @@ impl Sink for Viewer {
             shared: Arc::new(Shared::default()),
             thread: None,
             running: None,
-            stop_requested: false,
         })
     }
 
@@ -182,14 +192,10 @@ impl Sink for Viewer {
 
     fn consume(&mut self, frame: Frame, ctx: &Context) -> Result<(), PluginError> {
         if self.shared.stats.window_closed.load(Ordering::Acquire) {
-            // The user closed the window: the viewer is done, acquisition goes on.
+            // The user closed the window (the window thread has reacted already): the
+            // viewer only counts and releases frames now.
             self.shared.stats.received.fetch_add(1, Ordering::Relaxed);
             drop(frame);
-            if self.settings.close_stops_pipeline && !self.stop_requested {
-                log::info!("viewer window closed: stopping the pipeline (close_stops_pipeline)");
-                ctx.request_stop();
-                self.stop_requested = true;
-            }
         } else {
             self.shared.publish(frame);
         }

@@ -46,12 +46,14 @@ pub struct WindowHandle {
     pub adapter: wgpu::AdapterInfo,
 }
 
-/// Opens the window on a new thread and waits until it is up (or failed).
+/// Opens the window on a new thread and waits until it is up (or failed). `on_user_close`
+/// runs on that thread when the user closes the window (not when `stop` closes it).
 pub fn spawn<F: ViewFrame + Clone>(
     shared: Arc<Shared<F>>,
     settings: &Settings,
     node: &str,
     on_display: OnDisplay<F>,
+    on_user_close: Box<dyn FnOnce() + Send>,
 ) -> Result<WindowHandle, ViewerError> {
     let title = settings
         .title
@@ -102,6 +104,9 @@ pub fn spawn<F: ViewFrame + Clone>(
                 }),
             );
             shared.stats.window_closed.store(true, Ordering::Release);
+            if result.is_ok() && !shared.slot.is_closed() {
+                on_user_close();
+            }
             result.map_err(|e| {
                 let msg = e.to_string();
                 // Only read if the window never came up.

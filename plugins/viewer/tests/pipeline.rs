@@ -245,3 +245,172 @@ inputs = ["det"]
     let _ = std::fs::copy(&shot, &keep);
     eprintln!("screenshot: {}", keep.display());
 }
+
+/// An Xvfb server of our own (killed on drop), so the test can talk to it too.
+struct Xvfb {
+    child: std::process::Child,
+    display: String,
+}
+
+impl Xvfb {
+    fn start() -> Option<Xvfb> {
+        let n = (90..190).find(|n| {
+            !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
+                && !Path::new(&format!("/tmp/.X{n}-lock")).exists()
+        })?;
+        let display = format!(":{n}");
+        let child = Command::new("Xvfb")
+            .args([&display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .ok()?;
+        let x = Xvfb { child, display };
+        let socket = format!("/tmp/.X11-unix/X{n}");
+        for _ in 0..100 {
+            if Path::new(&socket).exists() {
+                return Some(x);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        None
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Asks every top-level window of `display` that speaks WM_DELETE_WINDOW to close, as a
+/// window manager's close button does. Returns how many were asked.
+fn close_windows(display: &str) -> usize {
+    use x11rb::connection::Connection;
+    use x11rb::protocol::xproto::{AtomEnum, ClientMessageEvent, ConnectionExt, EventMask};
+    let (conn, screen) = x11rb::connect(Some(display)).expect("connect to Xvfb");
+    let root = conn.setup().roots[screen].root;
+    let atom = |name: &[u8]| conn.intern_atom(false, name).unwrap().reply().unwrap().atom;
+    let (protocols, delete) = (atom(b"WM_PROTOCOLS"), atom(b"WM_DELETE_WINDOW"));
+    let mut asked = 0;
+    for w in conn.query_tree(root).unwrap().reply().unwrap().children {
+        let p = conn
+            .get_property(false, w, protocols, AtomEnum::ATOM, 0, 16)
+            .unwrap()
+            .reply()
+            .unwrap();
+        if p.value32().is_some_and(|mut v| v.any(|a| a == delete)) {
+            let ev = ClientMessageEvent::new(32, w, protocols, [delete, 0, 0, 0, 0]);
+            conn.send_event(false, w, EventMask::NO_EVENT, ev).unwrap();
+            asked += 1;
+        }
+    }
+    conn.flush().unwrap();
+    asked
+}
+
+/// Runs a window pipeline on a private Xvfb, closes the window after `close_after`, and
+/// returns the outcome (with its report).
+fn run_and_close_window(
+    name: &str,
+    close_stops_pipeline: bool,
+    stop_after_secs: u64,
+) -> Option<Outcome> {
+    built()?;
+    if !Path::new("/usr/bin/Xvfb").exists() {
+        assert!(!in_ci(), "Xvfb is needed (scripts/setup.sh)");
+        eprintln!("SKIPPED: no Xvfb");
+        return None;
+    }
+    common::gpu()?;
+    let x = Xvfb::start().expect("start Xvfb");
+    let dir = temp_dir(name);
+    let toml = format!(
+        r#"
+[pipeline]
+name = "{name}"
+stop_after_secs = {stop_after_secs}
+
+[sources.det]
+plugin = "sim_detector"
+width = 256
+height = 256
+dtype = "u16"
+rate_hz = 100
+
+[sinks.view]
+plugin = "viewer"
+inputs = ["det"]
+mode = "window"
+close_stops_pipeline = {close_stops_pipeline}
+
+[sinks.all]
+plugin = "discard"
+inputs = ["det"]
+"#
+    );
+    let file = dir.join("pipeline.toml");
+    std::fs::write(&file, toml).unwrap();
+    let report = dir.join("report.json");
+    let mut cmd = daqflow_tests::daqflow();
+    cmd.env("DISPLAY", &x.display)
+        .env_remove("WAYLAND_DISPLAY")
+        .args(["run", "--quiet", "--report"])
+        .arg(&report)
+        .arg(&file);
+    let closer_display = x.display.clone();
+    let closer = std::thread::spawn(move || {
+        // Wait for the window, then close it; ask again until it is gone (a request that
+        // arrives while the window is still being set up may be ignored).
+        let mut asked = false;
+        for _ in 0..150 {
+            std::thread::sleep(Duration::from_millis(300));
+            match (close_windows(&closer_display), asked) {
+                (0, true) => return true,
+                (0, false) => {}
+                _ => asked = true,
+            }
+        }
+        false
+    });
+    let mut o = run_cmd(cmd, Duration::from_secs(stop_after_secs + 60));
+    assert!(
+        closer.join().unwrap(),
+        "the window did not appear, or did not close"
+    );
+    o.report = std::fs::read_to_string(&report)
+        .ok()
+        .map(|s| serde_json::from_str(&s).unwrap());
+    drop(x);
+    Some(o)
+}
+
+#[test]
+fn closing_the_window_stops_only_the_viewer() {
+    let Some(o) = run_and_close_window("close-viewer", false, 6) else {
+        return;
+    };
+    assert_eq!(o.code(), 0, "{}", o.stderr);
+    assert!(o.stderr.contains("acquisition goes on"), "{}", o.stderr);
+    let r = o.report.as_ref().unwrap();
+    // The run went on to its end after the window closed.
+    assert!(r["duration_secs"].as_f64().unwrap() >= 5.5, "{r:#}");
+    let produced = o.node("det")["frames_out"].as_u64().unwrap();
+    assert_eq!(o.node("all")["frames_in"], produced);
+    assert!(produced >= 500, "{produced}");
+}
+
+#[test]
+fn closing_the_window_stops_the_pipeline_when_asked() {
+    let Some(o) = run_and_close_window("close-pipeline", true, 60) else {
+        return;
+    };
+    assert_eq!(o.code(), 0, "{}", o.stderr);
+    assert!(o.stderr.contains("stopping the pipeline"), "{}", o.stderr);
+    let r = o.report.as_ref().unwrap();
+    assert!(r["duration_secs"].as_f64().unwrap() < 40.0, "{r:#}");
+    // An orderly stop: the lossless lane delivered everything.
+    let produced = o.node("det")["frames_out"].as_u64().unwrap();
+    assert_eq!(o.node("all")["frames_in"], produced);
+}
