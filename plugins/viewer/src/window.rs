@@ -73,9 +73,12 @@ pub fn spawn<F: ViewFrame + Clone>(
                     .with_inner_size([w as f32, h as f32]),
                 renderer: eframe::Renderer::Wgpu,
                 run_and_return: true,
-                event_loop_builder: Some(Box::new(|builder| {
+                event_loop_builder: Some(Box::new(|_builder| {
                     // Both extensions set the same flag; X11's is enough for either.
-                    winit::platform::x11::EventLoopBuilderExtX11::with_any_thread(builder, true);
+                    // (Elsewhere winit needs the main thread, which a plugin does not own:
+                    // opening the window fails and auto mode falls back to headless.)
+                    #[cfg(target_os = "linux")]
+                    winit::platform::x11::EventLoopBuilderExtX11::with_any_thread(_builder, true);
                 })),
                 ..Default::default()
             };

@@ -15,6 +15,16 @@ use std::time::Duration;
 use daqflow_plugin_viewer::render::RgbaImage;
 use daqflow_tests::{Outcome, run_cmd, run_pipeline, toml_path};
 
+/// Window tests run one at a time: each needs its own X display, and two servers started
+/// at once could pick the same display number.
+static DISPLAY_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn display_lock() -> std::sync::MutexGuard<'static, ()> {
+    DISPLAY_LOCK
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true")
 }
@@ -164,6 +174,7 @@ fn window_under_xvfb_smoke() {
     if common::gpu().is_none() {
         return;
     }
+    let _display = display_lock();
     let dir = temp_dir("xvfb");
     let shot = dir.join("screen.png");
     let report = dir.join("report.json");
@@ -324,6 +335,7 @@ fn run_and_close_window(
         return None;
     }
     common::gpu()?;
+    let _display = display_lock();
     let x = Xvfb::start().expect("start Xvfb");
     let dir = temp_dir(name);
     let toml = format!(
