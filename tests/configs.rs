@@ -109,3 +109,51 @@ fn missing_file_is_a_clear_error() {
         o.stderr
     );
 }
+
+#[test]
+fn graph_prints_text_and_dot() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = instantiate(
+        &workspace().join("tests/configs/valid-fanout-and-queues.toml"),
+        dir.path(),
+    );
+    let mut c = daqflow();
+    c.arg("graph").arg(&file);
+    let o = run_cmd(c, std::time::Duration::from_secs(60));
+    assert_eq!(o.code(), 0, "{}", o.stderr);
+    for needle in [
+        "pipeline \"fan-out\" (6 nodes, 5 lanes)",
+        "source   det              plugin=sim_detector",
+        "filter   thr              plugin=threshold  <- det [block(16)]",
+        "sink     newest           plugin=discard  <- det [latest]",
+        "sink     lossy            plugin=discard  <- det [drop_newest(4)]",
+        "sink     lossless         plugin=discard  <- thr [block(64)]",
+    ] {
+        assert!(
+            o.stdout.contains(needle),
+            "missing {needle:?} in:\n{}",
+            o.stdout
+        );
+    }
+    let mut c = daqflow();
+    c.arg("graph").arg("--dot").arg(&file);
+    let o = run_cmd(c, std::time::Duration::from_secs(60));
+    assert_eq!(o.code(), 0, "{}", o.stderr);
+    assert!(
+        o.stdout.starts_with("digraph \"fan-out\" {"),
+        "{}",
+        o.stdout
+    );
+    assert!(
+        o.stdout
+            .contains("\"det\" -> \"newest\" [label=\"latest\", style=dashed];"),
+        "{}",
+        o.stdout
+    );
+    assert!(
+        o.stdout
+            .contains("\"thr\" -> \"lossless\" [label=\"block(64)\", style=solid];"),
+        "{}",
+        o.stdout
+    );
+}

@@ -391,3 +391,86 @@ fn in_process_run_leaves_no_thread_behind() {
         assert_eq!(thread_count(), before, "node threads left behind");
     }
 }
+
+#[test]
+fn inline_lanes_run_on_the_producer_thread_losslessly() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = run_pipeline(
+        dir.path(),
+        &format!(
+            r#"
+[sources.det]
+plugin = "sim_detector"
+width = 32
+height = 32
+rate_hz = 0
+frames = 500
+
+[filters.thr]
+plugin = "threshold"
+inputs = ["det"]
+level = 100
+queue = "inline"
+
+[filters.boom]
+plugin = {fault}
+inputs = ["thr"]
+queue = "inline"
+mode = "panic"
+at_frame = 400
+
+[sinks.out]
+plugin = "discard"
+inputs = ["boom"]
+
+[sinks.direct]
+plugin = "discard"
+inputs = ["thr"]
+queue = "inline"
+"#,
+            fault = toml_path(&test_plugin("fault"))
+        ),
+        T,
+    );
+    assert_eq!(o.code(), 1, "{}", o.stderr);
+    assert_eq!(
+        o.node("boom")["error"].as_str().unwrap(),
+        "panicked in handling a frame: fault injected: panic in process at frame 400"
+    );
+    let e = o.edge("det", "thr");
+    assert_eq!(e["policy"], "inline");
+    assert_eq!(e["sent"], e["received"]);
+    // Before the panic every frame went through both inline consumers and the queue after.
+    assert_eq!(u(&o.node("out")["counters"]["frames"]), 400);
+    assert_eq!(u(&o.node("out")["counters"]["gaps"]), 0);
+    let thr_in = u(&o.node("thr")["frames_in"]);
+    assert_eq!(u(&o.node("direct")["counters"]["frames"]), thr_in);
+    // Inline consumers' stop ran (fault logs it) and their logs carry their node name.
+    assert!(
+        o.stderr.contains(" boom] fault stop called"),
+        "{}",
+        o.stderr
+    );
+    assert!(
+        u(&o.node("boom")["frames_failed"]) + 401 == u(&o.node("boom")["frames_in"]),
+        "{}",
+        o.stderr
+    );
+}
+
+#[test]
+fn inline_needs_exactly_one_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = daqflow_tests::validate_text(
+        dir.path(),
+        "[sources.a]\nplugin = \"sim_detector\"\n[sources.b]\nplugin = \"sim_detector\"\n\
+         [sinks.o]\nplugin = \"discard\"\ninputs = [\"a\", \"b\"]\nqueue = \"inline\"\n",
+    );
+    assert_eq!(o.code(), 2);
+    assert!(
+        o.stderr
+            .contains("pipeline.toml:8: node `o`: an `inline` lane needs exactly one input"),
+        "{}",
+        o.stderr
+    );
+}

@@ -26,19 +26,17 @@ fn source(frames: u64, pattern: &str) -> String {
     )
 }
 
-fn chain(filters: usize, frames: u64) -> String {
+fn chain(filters: usize, frames: u64, lane: &str) -> String {
     let mut s = source(frames, "none");
     let mut prev = "src".to_string();
     for i in 0..filters {
         s += &format!(
-            "[filters.f{i}]\nplugin = {}\ninputs = [\"{prev}\"]\nqueue = {{ capacity = 64, when_full = \"block\" }}\n\n",
+            "[filters.f{i}]\nplugin = {}\ninputs = [\"{prev}\"]\nqueue = {lane}\n\n",
             test_plugin("identity")
         );
         prev = format!("f{i}");
     }
-    s += &format!(
-        "[sinks.out]\nplugin = \"discard\"\ninputs = [\"{prev}\"]\nqueue = {{ capacity = 64, when_full = \"block\" }}\n"
-    );
+    s += &format!("[sinks.out]\nplugin = \"discard\"\ninputs = [\"{prev}\"]\nqueue = {lane}\n");
     s
 }
 
@@ -57,16 +55,34 @@ fn main() {
     // `cargo bench` passes --bench; ignore arguments.
     let frames = 100_000u64;
     let memcpy = memcpy_frame();
-    println!("baseline: memcpy of one {W}x{H} u16 frame ({} MiB): {:.1} µs", FRAME_BYTES >> 20, memcpy.as_secs_f64() * 1e6);
+    println!(
+        "baseline: memcpy of one {W}x{H} u16 frame ({} MiB): {:.1} µs",
+        FRAME_BYTES >> 20,
+        memcpy.as_secs_f64() * 1e6
+    );
     println!();
-    println!("1. untouched frames through source -> N identity filters -> sink ({frames} frames each)");
-    println!("   {:>9} {:>12} {:>14} {:>16} {:>16}", "filters", "frames/s", "µs per hop", "vs memcpy", "vs GStreamer hop");
-    let mut hop_costs = Vec::new();
-    for n in [0usize, 1, 2, 4] {
+    println!(
+        "1. untouched frames through source -> N identity filters -> sink ({frames} frames each)"
+    );
+    println!(
+        "   lanes: block(64) = a thread per node; inline = the producer's thread calls the consumer"
+    );
+    println!(
+        "   {:>9} {:>9} {:>12} {:>14} {:>16} {:>16}",
+        "lanes", "filters", "frames/s", "µs per hop", "vs memcpy", "vs GStreamer hop"
+    );
+    for (lane_name, lane, n) in [
+        ("block", "{ capacity = 64, when_full = \"block\" }", 0usize),
+        ("block", "{ capacity = 64, when_full = \"block\" }", 1),
+        ("block", "{ capacity = 64, when_full = \"block\" }", 2),
+        ("block", "{ capacity = 64, when_full = \"block\" }", 4),
+        ("inline", "\"inline\"", 0),
+        ("inline", "\"inline\"", 4),
+    ] {
         let (dt, report) = {
             let mut last = None;
             let t = median(3, || {
-                let (dt, r) = run(&chain(n, frames));
+                let (dt, r) = run(&chain(n, frames, lane));
                 last = Some(r);
                 dt
             });
@@ -76,9 +92,9 @@ fn main() {
         let hops = (n + 1) as f64;
         let per_frame = dt.as_secs_f64() / frames as f64;
         let per_hop_us = per_frame / hops * 1e6;
-        hop_costs.push(per_hop_us);
         println!(
-            "   {:>9} {:>12.0} {:>14.3} {:>15.4}x {:>15.2}x",
+            "   {:>9} {:>9} {:>12.0} {:>14.3} {:>15.4}x {:>15.2}x",
+            lane_name,
             n,
             frames as f64 / dt.as_secs_f64(),
             per_hop_us,
@@ -92,7 +108,9 @@ fn main() {
     println!("2. fan-out 1 -> 3 sinks ({frames} frames)");
     let mut fan = source(frames, "none");
     for i in 0..3 {
-        fan += &format!("[sinks.s{i}]\nplugin = \"discard\"\ninputs = [\"src\"]\nqueue = {{ capacity = 64, when_full = \"block\" }}\n\n");
+        fan += &format!(
+            "[sinks.s{i}]\nplugin = \"discard\"\ninputs = [\"src\"]\nqueue = {{ capacity = 64, when_full = \"block\" }}\n\n"
+        );
     }
     let (dt, report) = run(&fan);
     let copies: u64 = report.nodes.iter().map(|n| n.copies).sum();
@@ -106,7 +124,10 @@ fn main() {
 
     println!();
     let write_frames = 2_000u64;
-    println!("3. a source writing every pixel ({write_frames} frames of {} MiB) vs memset of the same bytes", FRAME_BYTES >> 20);
+    println!(
+        "3. a source writing every pixel ({write_frames} frames of {} MiB) vs memset of the same bytes",
+        FRAME_BYTES >> 20
+    );
     let mut ring: Vec<Vec<u16>> = (0..4).map(|_| vec![0u16; (W * H) as usize]).collect();
     let mut i = 0usize;
     let memset = median(3, || {

@@ -7,7 +7,10 @@ use std::time::{Duration, Instant};
 /// `target/<profile>` of the running bench binary (where the plugins are).
 pub fn target_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("bench executable");
-    exe.parent().and_then(Path::parent).expect("target/<profile>").to_path_buf()
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>")
+        .to_path_buf()
 }
 
 /// A test-only plugin library by name.
@@ -28,13 +31,22 @@ pub fn run(toml: &str) -> (Duration, daqflow::RunReport) {
     let file = dir.join("bench.toml");
     std::fs::write(&file, toml).unwrap();
     let v = daqflow::validate(&file, &[target_dir()]).unwrap_or_else(|d| {
-        panic!("{}", d.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n"))
+        panic!(
+            "{}",
+            d.iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
     });
     let t = Instant::now();
     let report = daqflow::run(
         &v,
         &daqflow::RunControl::new(),
-        &daqflow::RunOptions { status: daqflow::StatusMode::Off, drain_timeout: None },
+        &daqflow::RunOptions {
+            status: daqflow::StatusMode::Off,
+            drain_timeout: None,
+        },
     );
     let dt = t.elapsed();
     assert_eq!(report.outcome, daqflow::Outcome::Ok, "{}", report.to_text());

@@ -116,6 +116,22 @@ pub(crate) fn set_current_node(node: *mut HostNode) {
     CURRENT_NODE.with(|c| c.set(node));
 }
 
+/// Tags log records of the calling thread with `node` until dropped (then restores the
+/// previous node: an `inline` consumer runs inside its producer's call).
+struct NodeScope(*mut HostNode);
+
+impl NodeScope {
+    fn enter(node: *mut HostNode) -> NodeScope {
+        NodeScope(CURRENT_NODE.with(|c| c.replace(node)))
+    }
+}
+
+impl Drop for NodeScope {
+    fn drop(&mut self) {
+        CURRENT_NODE.with(|c| c.set(self.0));
+    }
+}
+
 struct Bridge;
 
 impl log::Log for Bridge {
@@ -312,7 +328,7 @@ unsafe fn create_with<T: Send + 'static, S: PluginSettings>(
     make: impl FnOnce(S, &Context) -> Result<T, PluginError>,
 ) -> i32 {
     install_host(host);
-    set_current_node(node);
+    let _scope = NodeScope::enter(node);
     // SAFETY: live host and node; json borrowed for the call; out is writable.
     unsafe {
         guarded(host, err, || {
@@ -356,7 +372,7 @@ macro_rules! lifecycle_trampolines {
             // SAFETY: inst is ours; its ctx holds the live host.
             unsafe {
                 let i = instance::<T>(inst);
-                set_current_node(i.ctx.node_ptr());
+                let _scope = NodeScope::enter(i.ctx.node_ptr());
                 let host = i.ctx.host() as *const HostApi;
                 guarded(host, err, || {
                     <T as $trait>::start(&mut i.plugin, &i.ctx).map(|()| abi::STATUS_OK)
@@ -368,7 +384,7 @@ macro_rules! lifecycle_trampolines {
             // SAFETY: as for start.
             unsafe {
                 let i = instance::<T>(inst);
-                set_current_node(i.ctx.node_ptr());
+                let _scope = NodeScope::enter(i.ctx.node_ptr());
                 let host = i.ctx.host() as *const HostApi;
                 guarded(host, err, || {
                     <T as $trait>::stop(&mut i.plugin, &i.ctx).map(|()| abi::STATUS_OK)
@@ -406,6 +422,7 @@ unsafe extern "C" fn source_next<T: Source>(inst: *mut c_void, err: *mut c_void)
     // SAFETY: inst is ours.
     unsafe {
         let i = instance::<T>(inst);
+        let _scope = NodeScope::enter(i.ctx.node_ptr());
         let host = i.ctx.host() as *const HostApi;
         guarded(host, err, || {
             Ok(match T::next(&mut i.plugin, &i.ctx)? {
@@ -424,6 +441,7 @@ unsafe extern "C" fn filter_push<T: Filter>(
     // SAFETY: inst is ours; the frame reference is handed to us by the core.
     unsafe {
         let i = instance::<T>(inst);
+        let _scope = NodeScope::enter(i.ctx.node_ptr());
         let host = i.ctx.host();
         let frame = Frame::from_raw(frame, host);
         guarded(host, err, || {
@@ -440,6 +458,7 @@ unsafe extern "C" fn sink_push<T: Sink>(
     // SAFETY: inst is ours; the frame reference is handed to us by the core.
     unsafe {
         let i = instance::<T>(inst);
+        let _scope = NodeScope::enter(i.ctx.node_ptr());
         let host = i.ctx.host();
         let frame = Frame::from_raw(frame, host);
         guarded(host, err, || {

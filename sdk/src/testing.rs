@@ -485,3 +485,52 @@ pub fn check_compliance(entry: EntryFn) {
         "the error for an unknown setting must name it: {errors:?}"
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::MetaValue;
+
+    #[test]
+    fn metadata_round_trips_and_is_bounded() {
+        let spec = FrameSpec {
+            dtype: abi::DTYPE_U8,
+            encoding: 0,
+            width: 2,
+            height: 2,
+            data_len: 4,
+        };
+        // SAFETY: a fresh unique reference from the harness pool.
+        let mut f = unsafe { FrameMut::from_raw(alloc_slot(&spec), &HOST) };
+        f.set_meta("exposure_s", MetaValue::F64(0.25)).unwrap();
+        f.set_meta("gain", MetaValue::Str("high".into())).unwrap();
+        f.set_meta("count", MetaValue::I64(-3)).unwrap();
+        f.set_meta("count", MetaValue::I64(4)).unwrap(); // replaces
+        f.set_meta("shutter", MetaValue::Bool(true)).unwrap();
+        assert!(f.set_meta(&"k".repeat(40), MetaValue::I64(1)).is_err());
+        assert!(f.set_meta("s", MetaValue::Str("x".repeat(48))).is_err());
+        let shared = f.into_frame();
+        let copy = shared.clone();
+        assert_eq!(copy.meta("exposure_s"), Some(MetaValue::F64(0.25)));
+        assert_eq!(copy.meta("gain"), Some(MetaValue::Str("high".into())));
+        assert_eq!(copy.meta("count"), Some(MetaValue::I64(4)));
+        assert_eq!(copy.meta_iter().count(), 4);
+        assert_eq!(copy.meta("missing"), None);
+    }
+
+    #[test]
+    fn views_check_dtype() {
+        let spec = FrameSpec {
+            dtype: abi::DTYPE_U16,
+            encoding: 0,
+            width: 3,
+            height: 2,
+            data_len: 12,
+        };
+        // SAFETY: a fresh unique reference from the harness pool.
+        let f = unsafe { FrameMut::from_raw(alloc_slot(&spec), &HOST) }.into_frame();
+        assert_eq!(f.view::<u16>().unwrap().dim(), (2, 3));
+        let e = f.view::<f32>().unwrap_err();
+        assert!(e.message().contains("has dtype u16"), "{e}");
+    }
+}

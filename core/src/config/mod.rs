@@ -62,6 +62,9 @@ pub enum WhenFull {
     DropOldest,
     /// Discard the new frame.
     DropNewest,
+    /// No queue: the producer's thread calls the consumer directly (GStreamer's direct
+    /// link). Lossless and cheapest; the consumer's time adds to the producer's.
+    Inline,
 }
 
 /// A lane policy: capacity and what happens when full.
@@ -85,9 +88,15 @@ impl QueuePolicy {
         when_full: WhenFull::Block,
     };
 
+    /// `inline`: no queue, no thread of its own.
+    pub const INLINE: QueuePolicy = QueuePolicy {
+        capacity: 0,
+        when_full: WhenFull::Inline,
+    };
+
     /// True when the lane never drops.
     pub fn is_lossless(&self) -> bool {
-        self.when_full == WhenFull::Block
+        matches!(self.when_full, WhenFull::Block | WhenFull::Inline)
     }
 }
 
@@ -98,6 +107,7 @@ impl fmt::Display for QueuePolicy {
             (WhenFull::Block, c) => write!(f, "block({c})"),
             (WhenFull::DropOldest, c) => write!(f, "drop_oldest({c})"),
             (WhenFull::DropNewest, c) => write!(f, "drop_newest({c})"),
+            (WhenFull::Inline, _) => write!(f, "inline"),
         }
     }
 }
@@ -515,8 +525,8 @@ impl Parser<'_> {
                         Some(&name),
                         format!("invalid `queue`: {msg}"),
                         Some(
-                            "use \"block\", \"latest\", \"drop_oldest\", \"drop_newest\" or \
-                             { capacity = 64, when_full = \"block\" }"
+                            "use \"block\", \"latest\", \"drop_oldest\", \"drop_newest\", \"inline\" \
+                             or { capacity = 64, when_full = \"block\" }"
                                 .into(),
                         ),
                     ),
@@ -596,10 +606,11 @@ fn parse_queue(v: &DeValue<'_>) -> Result<QueuePolicy, String> {
     match v {
         DeValue::String(s) => match s.as_ref() {
             "latest" => Ok(QueuePolicy::LATEST),
+            "inline" => Ok(QueuePolicy::INLINE),
             other => Ok(QueuePolicy {
                 capacity: DEFAULT_QUEUE_CAPACITY,
                 when_full: when_full(other).map_err(|_| {
-                    format!("unknown policy `{other}` (expected block, latest, drop_oldest or drop_newest)")
+                    format!("unknown policy `{other}` (expected block, latest, drop_oldest, drop_newest or inline)")
                 })?,
             }),
         },

@@ -98,6 +98,15 @@ pub fn build(
                 .help("use queue = \"block\" or queue = { capacity = N, when_full = \"block\" }"),
             );
         }
+        if policy.when_full == crate::config::WhenFull::Inline && node.inputs.len() != 1 {
+            diags.push(
+                d(format!(
+                    "an `inline` lane needs exactly one input (it runs on that input's thread), not {}",
+                    node.inputs.len()
+                ))
+                .line(Some(node.line_of("queue"))),
+            );
+        }
         let mut seen = Vec::new();
         for input in &node.inputs {
             if seen.contains(&input) {
@@ -180,14 +189,18 @@ fn topo_order(n: usize, edges: &[Edge]) -> Result<Vec<usize>, Vec<usize>> {
         indeg[e.to] += 1;
         out[e.from].push(e.to);
     }
-    let mut ready: Vec<usize> = (0..n).filter(|&i| indeg[i] == 0).rev().collect();
+    // Among ready nodes, the earliest in the file first: the order reads like the file.
+    let mut ready: std::collections::BinaryHeap<std::cmp::Reverse<usize>> = (0..n)
+        .filter(|&i| indeg[i] == 0)
+        .map(std::cmp::Reverse)
+        .collect();
     let mut order = Vec::with_capacity(n);
-    while let Some(i) = ready.pop() {
+    while let Some(std::cmp::Reverse(i)) = ready.pop() {
         order.push(i);
         for &j in &out[i] {
             indeg[j] -= 1;
             if indeg[j] == 0 {
-                ready.push(j);
+                ready.push(std::cmp::Reverse(j));
             }
         }
     }

@@ -33,12 +33,20 @@ pub struct EdgeStats {
 
 /// Sending end of a lane.
 pub struct EdgeTx {
-    tx: Sender<FrameRef>,
-    /// The producer's handle on the queue, to evict the oldest frame.
-    evict: Option<Receiver<FrameRef>>,
-    policy: QueuePolicy,
+    kind: TxKind,
     /// Counters.
     pub stats: Arc<EdgeStats>,
+}
+
+enum TxKind {
+    Queue {
+        tx: Sender<FrameRef>,
+        /// The producer's handle on the queue, to evict the oldest frame.
+        evict: Option<Receiver<FrameRef>>,
+        policy: QueuePolicy,
+    },
+    /// No queue: the consumer runs on the producer's thread.
+    Inline(Arc<super::InlineNode>),
 }
 
 /// Receiving end of a lane.
@@ -56,13 +64,19 @@ pub fn lane(policy: QueuePolicy) -> (EdgeTx, EdgeRx) {
     let evict = (policy.when_full == WhenFull::DropOldest).then(|| rx.clone());
     (
         EdgeTx {
-            tx,
-            evict,
-            policy,
+            kind: TxKind::Queue { tx, evict, policy },
             stats: stats.clone(),
         },
         EdgeRx { rx, stats },
     )
+}
+
+/// An `inline` lane into `target`.
+pub fn inline_lane(target: Arc<super::InlineNode>) -> EdgeTx {
+    EdgeTx {
+        kind: TxKind::Inline(target),
+        stats: Arc::new(EdgeStats::default()),
+    }
 }
 
 /// The send failed because the run is aborting (the frame was counted as lost).
@@ -70,22 +84,29 @@ pub fn lane(policy: QueuePolicy) -> (EdgeTx, EdgeRx) {
 pub struct Aborted;
 
 impl EdgeTx {
-    /// Frames queued now.
-    pub fn len(&self) -> usize {
-        self.tx.len()
-    }
-
-    /// True when nothing is queued.
-    pub fn is_empty(&self) -> bool {
-        self.tx.is_empty()
+    /// Ends the lane: a queue's consumer drains it and sees the end; an inline consumer
+    /// is finished (stopped) right here, on the producer's thread.
+    pub fn close(self) {
+        if let TxKind::Inline(target) = self.kind {
+            target.finish();
+        }
     }
 
     /// Sends one frame reference according to the lane's policy.
     pub fn send(&self, frame: FrameRef, shared: &Shared) -> Result<(), Aborted> {
         let s = &self.stats;
-        match self.policy.when_full {
+        let (tx, evict, policy) = match &self.kind {
+            TxKind::Queue { tx, evict, policy } => (tx, evict, policy),
+            TxKind::Inline(target) => {
+                s.sent.fetch_add(1, Ordering::Relaxed);
+                s.received.fetch_add(1, Ordering::Relaxed);
+                return target.push(frame);
+            }
+        };
+        match policy.when_full {
+            WhenFull::Inline => unreachable!("inline lanes have no queue"),
             WhenFull::Block => {
-                let mut frame = match self.tx.try_send(frame) {
+                let mut frame = match tx.try_send(frame) {
                     Ok(()) => {
                         s.sent.fetch_add(1, Ordering::Relaxed);
                         return Ok(());
@@ -101,7 +122,7 @@ impl EdgeTx {
                         s.lost.fetch_add(1, Ordering::Relaxed);
                         return Err(Aborted);
                     }
-                    match self.tx.send_timeout(frame, POLL) {
+                    match tx.send_timeout(frame, POLL) {
                         Ok(()) => {
                             s.sent.fetch_add(1, Ordering::Relaxed);
                             return Ok(());
@@ -115,7 +136,7 @@ impl EdgeTx {
                 }
             }
             WhenFull::DropNewest => {
-                match self.tx.try_send(frame) {
+                match tx.try_send(frame) {
                     Ok(()) => s.sent.fetch_add(1, Ordering::Relaxed),
                     Err(TrySendError::Full(_)) => s.dropped.fetch_add(1, Ordering::Relaxed),
                     Err(TrySendError::Disconnected(_)) => s.lost.fetch_add(1, Ordering::Relaxed),
@@ -125,14 +146,14 @@ impl EdgeTx {
             WhenFull::DropOldest => {
                 let mut frame = frame;
                 loop {
-                    match self.tx.try_send(frame) {
+                    match tx.try_send(frame) {
                         Ok(()) => {
                             s.sent.fetch_add(1, Ordering::Relaxed);
                             return Ok(());
                         }
                         Err(TrySendError::Full(f)) => {
                             frame = f;
-                            if let Some(old) = self.evict.as_ref().and_then(|r| r.try_recv().ok()) {
+                            if let Some(old) = evict.as_ref().and_then(|r| r.try_recv().ok()) {
                                 // Counted as sent when queued, now dropped instead of received.
                                 s.dropped.fetch_add(1, Ordering::Relaxed);
                                 drop(old);
@@ -176,6 +197,10 @@ impl Inputs {
             match self.lanes.len() {
                 0 => return Recv::End,
                 1 => {
+                    if let Ok(f) = self.lanes[0].rx.try_recv() {
+                        self.lanes[0].stats.received.fetch_add(1, Ordering::Relaxed);
+                        return Recv::Frame(f);
+                    }
                     return match self.lanes[0].rx.recv_timeout(POLL) {
                         Ok(f) => {
                             self.lanes[0].stats.received.fetch_add(1, Ordering::Relaxed);

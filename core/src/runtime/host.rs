@@ -134,10 +134,11 @@ impl NodeHost {
 
     /// Closes the output lanes (consumers drain what is queued, then see the end).
     pub fn close_outputs(&self) {
-        self.outputs
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
+        let outputs = std::mem::take(&mut *self.outputs.write().unwrap_or_else(|e| e.into_inner()));
+        // Outside the lock: closing an inline lane runs the consumer's `stop`.
+        for o in outputs {
+            o.close();
+        }
     }
 
     /// Sends `frame` to every output lane: the same buffer to each (reference counted).

@@ -22,7 +22,7 @@ use daqflow_sdk::abi::{self, RStr};
 use self::edge::{EdgeStats, Inputs, Recv};
 use self::host::{ErrorSink, HOST_API, NodeHost, NodeStats, Shared};
 use self::pool::FrameRef;
-use crate::config::NodeKind;
+use crate::config::{NodeKind, WhenFull};
 use crate::plugin::Plugin;
 use crate::stats::{EdgeReport, NodeReport, Outcome, RunReport, StatusLine};
 use crate::validate::Validated;
@@ -136,6 +136,80 @@ fn describe_failure(status: i32, what: &str, msg: String) -> String {
     }
 }
 
+/// A node on an `inline` lane: no thread of its own; its producer's thread calls it.
+pub struct InlineNode {
+    host: Arc<NodeHost>,
+    inst: std::sync::Mutex<Option<Instance>>,
+    healthy: std::sync::atomic::AtomicBool,
+    started: std::sync::atomic::AtomicBool,
+    finished: std::sync::atomic::AtomicBool,
+}
+
+impl InlineNode {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Instance>> {
+        self.inst.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Calls the plugin's `start` (on the supervisor thread, in start order).
+    fn start(&self) -> bool {
+        let guard = self.lock();
+        let Some(inst) = guard.as_ref() else {
+            return false;
+        };
+        let (status, msg) = inst.call(inst.plugin.desc.vtable.start);
+        if status == abi::STATUS_OK {
+            self.started.store(true, Ordering::Release);
+            self.healthy.store(true, Ordering::Release);
+            true
+        } else {
+            fail(&self.host, describe_failure(status, "start", msg));
+            false
+        }
+    }
+
+    /// One frame from the producer, handled on the producer's thread.
+    pub fn push(&self, frame: FrameRef) -> Result<(), edge::Aborted> {
+        let stats = &self.host.stats;
+        stats.frames_in.fetch_add(1, Ordering::Relaxed);
+        if !self.healthy.load(Ordering::Acquire) || self.host.shared.aborting() {
+            stats.frames_failed.fetch_add(1, Ordering::Relaxed);
+            return Ok(());
+        }
+        let guard = self.lock();
+        let Some(inst) = guard.as_ref() else {
+            stats.frames_failed.fetch_add(1, Ordering::Relaxed);
+            return Ok(());
+        };
+        let (status, msg) = inst.push(frame);
+        match status {
+            abi::STATUS_OK => Ok(()),
+            abi::STATUS_ABORTED => Err(edge::Aborted),
+            s => {
+                self.healthy.store(false, Ordering::Release);
+                fail(&self.host, describe_failure(s, "handling a frame", msg));
+                Ok(())
+            }
+        }
+    }
+
+    /// The producer is done: stop the plugin (if it started) and close its own outputs.
+    pub fn finish(&self) {
+        if self.finished.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        if self.started.load(Ordering::Acquire) {
+            let guard = self.lock();
+            if let Some(inst) = guard.as_ref() {
+                let (status, msg) = inst.call(inst.plugin.desc.vtable.stop);
+                if status < 0 {
+                    fail(&self.host, describe_failure(status, "stop", msg));
+                }
+            }
+        }
+        self.host.close_outputs();
+    }
+}
+
 /// What the status line reads while the run goes on.
 pub struct Live<'a> {
     /// Nodes.
@@ -153,9 +227,12 @@ impl Live<'_> {
         self.started.elapsed()
     }
 
-    /// Frames queued on each lane now.
+    /// Frames queued on each lane now (0 for inline lanes).
     pub fn queue_lens(&self) -> Vec<usize> {
-        self.edges.iter().map(|e| e.probe.len()).collect()
+        self.edges
+            .iter()
+            .map(|e| e.probe.as_ref().map_or(0, |p| p.len()))
+            .collect()
     }
 }
 
@@ -169,7 +246,7 @@ pub struct LiveEdge {
     pub capacity: usize,
     /// Counters.
     pub stats: Arc<EdgeStats>,
-    probe: Receiver<FrameRef>,
+    probe: Option<Receiver<FrameRef>>,
 }
 
 /// Runs `v` until its sources end, it is stopped (Ctrl-C, `stop_after_*`, a plugin's
@@ -189,29 +266,11 @@ pub fn run(v: &Validated, control: &RunControl, opts: &RunOptions) -> RunReport 
         usize::try_from(file.pipeline.pool_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
     let shared = Shared::new(pool_bytes, frames_in_flight);
 
-    // Lanes.
-    let mut outputs: Vec<Vec<edge::EdgeTx>> = (0..n).map(|_| Vec::new()).collect();
-    let mut inputs: Vec<Vec<edge::EdgeRx>> = (0..n).map(|_| Vec::new()).collect();
-    let mut live_edges = Vec::new();
-    for e in &v.graph.edges {
-        let (tx, rx) = edge::lane(e.policy);
-        live_edges.push(LiveEdge {
-            from: e.from,
-            to: e.to,
-            capacity: e.policy.capacity,
-            stats: tx.stats.clone(),
-            probe: rx.rx.clone(),
-        });
-        outputs[e.from].push(tx);
-        inputs[e.to].push(rx);
-    }
-
     let hosts: Vec<Arc<NodeHost>> = file
         .nodes
         .iter()
-        .zip(outputs)
         .enumerate()
-        .map(|(i, (node, outs))| {
+        .map(|(i, node)| {
             Arc::new(NodeHost {
                 input_lossless: v
                     .graph
@@ -223,10 +282,64 @@ pub fn run(v: &Validated, control: &RunControl, opts: &RunOptions) -> RunReport 
                 kind: node.kind,
                 shared: shared.clone(),
                 stats: Arc::new(NodeStats::default()),
-                outputs: std::sync::RwLock::new(outs),
+                outputs: std::sync::RwLock::new(Vec::new()),
             })
         })
         .collect();
+    // Nodes fed by an `inline` lane run on their producer's thread.
+    let inline: Vec<Option<Arc<InlineNode>>> = (0..n)
+        .map(|i| {
+            v.graph
+                .edges
+                .iter()
+                .any(|e| e.to == i && e.policy.when_full == WhenFull::Inline)
+                .then(|| {
+                    Arc::new(InlineNode {
+                        host: hosts[i].clone(),
+                        inst: std::sync::Mutex::new(None),
+                        healthy: std::sync::atomic::AtomicBool::new(false),
+                        started: std::sync::atomic::AtomicBool::new(false),
+                        finished: std::sync::atomic::AtomicBool::new(false),
+                    })
+                })
+        })
+        .collect();
+
+    // Lanes.
+    let mut inputs: Vec<Vec<edge::EdgeRx>> = (0..n).map(|_| Vec::new()).collect();
+    let mut live_edges = Vec::new();
+    for e in &v.graph.edges {
+        let tx = match &inline[e.to] {
+            Some(target) => {
+                let tx = edge::inline_lane(target.clone());
+                live_edges.push(LiveEdge {
+                    from: e.from,
+                    to: e.to,
+                    capacity: 0,
+                    stats: tx.stats.clone(),
+                    probe: None,
+                });
+                tx
+            }
+            None => {
+                let (tx, rx) = edge::lane(e.policy);
+                live_edges.push(LiveEdge {
+                    from: e.from,
+                    to: e.to,
+                    capacity: e.policy.capacity,
+                    stats: tx.stats.clone(),
+                    probe: Some(rx.rx.clone()),
+                });
+                inputs[e.to].push(rx);
+                tx
+            }
+        };
+        hosts[e.from]
+            .outputs
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(tx);
+    }
 
     // Create every instance first: a settings problem fails the run before anything starts.
     let mut instances: Vec<Option<Instance>> = Vec::with_capacity(n);
@@ -246,7 +359,14 @@ pub fn run(v: &Validated, control: &RunControl, opts: &RunOptions) -> RunReport 
             )
         };
         if status == abi::STATUS_OK && !ptr.is_null() {
-            instances.push(Some(Instance { plugin, ptr }));
+            let inst = Instance { plugin, ptr };
+            match &inline[i] {
+                Some(target) => {
+                    *target.lock() = Some(inst);
+                    instances.push(None);
+                }
+                None => instances.push(Some(inst)),
+            }
         } else {
             let msg = describe_failure(status, "create", err.message());
             log::error!(target: &node.name, "{msg}");
@@ -267,6 +387,12 @@ pub fn run(v: &Validated, control: &RunControl, opts: &RunOptions) -> RunReport 
         let (started_tx, started_rx) = crossbeam_channel::bounded::<bool>(group.len().max(1));
         let mut spawned = 0;
         for &i in &group {
+            if let Some(target) = &inline[i] {
+                if !shared.stopping() && !target.start() {
+                    shared.request_stop("a node failed to start");
+                }
+                continue;
+            }
             if shared.stopping() {
                 unspawned.push(i);
                 continue;
@@ -428,6 +554,14 @@ pub fn run(v: &Validated, control: &RunControl, opts: &RunOptions) -> RunReport 
         }
     }
     drop(inputs);
+    if stuck.is_empty() {
+        for target in inline.iter().flatten() {
+            target.finish();
+            if let Some(inst) = target.lock().take() {
+                inst.destroy();
+            }
+        }
+    }
     shared.pool.release_idle();
 
     let aborted = shared.aborting();
