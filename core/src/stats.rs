@@ -97,6 +97,14 @@ impl RunReport {
             if let Some(e) = &n.error {
                 self.errors.push(format!("node `{}` failed: {e}", n.name));
             }
+            // By convention a plugin that loses frames on its own (a writer whose disk
+            // filled) says so in a `frames_lost` counter: that breaks the lossless promise.
+            if let Some(&lost) = n.counters.get("frames_lost")
+                && lost > 0
+            {
+                self.errors
+                    .push(format!("node `{}` reports {lost} frame(s) lost", n.name));
+            }
             if n.frames_failed > 0 {
                 self.errors.push(format!(
                     "node `{}` did not handle {} frame(s) it received",

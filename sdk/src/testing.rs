@@ -406,6 +406,27 @@ impl Harness {
         f.into_frame()
     }
 
+    /// A new frame whose payload is `data_len` bytes of `encoding` (e.g. a pre-compressed
+    /// chunk), for testing plugins that take encoded frames.
+    pub fn alloc_encoded(
+        &self,
+        dtype: crate::frame::DType,
+        encoding: crate::frame::Encoding,
+        width: u32,
+        height: u32,
+        data_len: usize,
+    ) -> FrameMut {
+        let spec = FrameSpec {
+            dtype: dtype.to_abi(),
+            encoding: encoding.to_abi(),
+            width,
+            height,
+            data_len,
+        };
+        // SAFETY: a fresh unique reference from our own pool.
+        unsafe { FrameMut::from_raw(alloc_slot(&spec), &HOST) }
+    }
+
     /// A new zeroed frame of `T`.
     pub fn alloc<T: Pixel>(&self, width: u32, height: u32) -> FrameMut {
         let spec = FrameSpec {
