@@ -24,9 +24,16 @@ trait SimPixel: daqflow_sdk::Pixel + std::ops::Add<Output = Self> {
     const SCALE: f64;
     fn from_f64(v: f64) -> Self;
     fn ramp(v: u64) -> Self;
+    /// Native-endian bytes (first `n` of 4 used) and `n`.
+    fn ne_bytes(self) -> ([u8; 4], usize);
 }
 
 impl SimPixel for u8 {
+    fn ne_bytes(self) -> ([u8; 4], usize) {
+        let mut b = [0u8; 4];
+        b[..1].copy_from_slice(&self.to_ne_bytes());
+        (b, 1)
+    }
     const SCALE: f64 = 255.0;
     fn from_f64(v: f64) -> Self {
         v as u8
@@ -36,6 +43,11 @@ impl SimPixel for u8 {
     }
 }
 impl SimPixel for u16 {
+    fn ne_bytes(self) -> ([u8; 4], usize) {
+        let mut b = [0u8; 4];
+        b[..2].copy_from_slice(&self.to_ne_bytes());
+        (b, 2)
+    }
     const SCALE: f64 = 4095.0; // a 12-bit detector in a u16 container
     fn from_f64(v: f64) -> Self {
         v as u16
@@ -45,6 +57,11 @@ impl SimPixel for u16 {
     }
 }
 impl SimPixel for u32 {
+    fn ne_bytes(self) -> ([u8; 4], usize) {
+        let mut b = [0u8; 4];
+        b[..4].copy_from_slice(&self.to_ne_bytes());
+        (b, 4)
+    }
     const SCALE: f64 = 1_048_575.0; // 20-bit counter
     fn from_f64(v: f64) -> Self {
         v as u32
@@ -54,6 +71,11 @@ impl SimPixel for u32 {
     }
 }
 impl SimPixel for f32 {
+    fn ne_bytes(self) -> ([u8; 4], usize) {
+        let mut b = [0u8; 4];
+        b[..4].copy_from_slice(&self.to_ne_bytes());
+        (b, 4)
+    }
     const SCALE: f64 = 1000.0;
     fn from_f64(v: f64) -> Self {
         v as f32
@@ -135,6 +157,14 @@ impl Generator {
     where
         Generator: TypedAccess<T>,
     {
+        if self.pattern == Pattern::Constant
+            && let Some(byte) = uniform_byte(T::from_f64(self.value))
+        {
+            // Every byte of the pixel is the same (0, 257 for u16, ...): a plain memset,
+            // which streams to memory without reading it first.
+            frame.bytes_mut().fill(byte);
+            return Ok(());
+        }
         let (w, h) = (self.width, self.height);
         let mut view = frame.view_mut::<T>()?;
         let out = view
@@ -142,7 +172,10 @@ impl Generator {
             .ok_or_else(|| PluginError::new("frame is not contiguous"))?;
         match self.pattern {
             Pattern::None => {}
-            Pattern::Constant => out.fill(T::from_f64(self.value)),
+            Pattern::Constant => {
+                let v = T::from_f64(self.value);
+                out.fill(v);
+            }
             Pattern::Ramp => {
                 for (y, row) in out.chunks_exact_mut(w).enumerate() {
                     let base = y as u64 + n;
@@ -174,6 +207,13 @@ impl Generator {
         }
         Ok(())
     }
+}
+
+/// The byte every byte of `v`'s representation equals, if they are all equal.
+fn uniform_byte<T: SimPixel>(v: T) -> Option<u8> {
+    let (bytes, n) = v.ne_bytes();
+    let first = bytes[0];
+    bytes[..n].iter().all(|&b| b == first).then_some(first)
 }
 
 /// Access to the typed tables of the generator, rebuilt per frame for the bars.
