@@ -2,7 +2,7 @@
 //!
 //! Exit codes: 0 success; 1 the run failed (a node failed, or a lossless lane lost
 //! frames); 2 the pipeline file or the command line is invalid; 3 the run was aborted
-//! (second Ctrl-C or drain timeout).
+//! (second Ctrl-C or drain timeout); 130 a third Ctrl-C exited at once.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -160,7 +160,15 @@ fn run(
     };
     let control = RunControl::new();
     let c = control.clone();
-    ctrlc::set_handler(move || c.interrupt()).context("installing the Ctrl-C handler")?;
+    ctrlc::set_handler(move || {
+        c.interrupt();
+        if c.count() >= 3 {
+            // Last resort when a plugin is stuck where the abort cannot reach it.
+            eprintln!("\ndaqflow: third Ctrl-C: exiting now, without a report");
+            std::process::exit(130);
+        }
+    })
+    .context("installing the Ctrl-C handler")?;
     let opts = RunOptions {
         status: if quiet {
             StatusMode::Off

@@ -44,7 +44,8 @@ impl RunControl {
         self.interrupts.fetch_add(1, Ordering::SeqCst);
     }
 
-    fn count(&self) -> u32 {
+    /// Ctrl-C presses so far.
+    pub fn count(&self) -> u32 {
         self.interrupts.load(Ordering::SeqCst)
     }
 }
