@@ -474,3 +474,21 @@ fn inline_needs_exactly_one_input() {
         o.stderr
     );
 }
+
+#[test]
+fn absurd_frame_sizes_are_errors_not_crashes() {
+    for len in [u64::MAX - 100, 1 << 60] {
+        let dir = tempfile::tempdir().unwrap();
+        let o = run_pipeline(
+            dir.path(),
+            &format!(
+                "[sources.c]\nplugin = {}\nencoded_len = {len}\n\n[sinks.o]\nplugin = \"discard\"\ninputs = [\"c\"]\n",
+                toml_path(&test_plugin("counter"))
+            ),
+            T,
+        );
+        assert_eq!(o.code(), 1, "{}", o.stderr);
+        let err = o.node("c")["error"].as_str().unwrap();
+        assert!(err.contains("does not fit in the frame pool"), "{err}");
+    }
+}

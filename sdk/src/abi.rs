@@ -168,36 +168,52 @@ unsafe impl Sync for PluginDescriptor {}
 /// Opaque core object for one node; passed back to every host callback.
 pub type HostNode = c_void;
 
+/// `settings_schema`: writes the JSON Schema of the settings into `out` through
+/// `host.text_append`.
+pub type SettingsSchemaFn = unsafe extern "C" fn(host: *const HostApi, out: *mut c_void) -> i32;
+/// `validate_settings`: parses and checks settings (JSON object text) without creating
+/// anything; problems go to `err` through `host.error_push`, one per field.
+pub type ValidateSettingsFn =
+    unsafe extern "C" fn(host: *const HostApi, settings_json: RStr, err: *mut c_void) -> i32;
+/// `create`: makes an instance for `node` and writes it to `*instance`.
+pub type CreateFn = unsafe extern "C" fn(
+    host: *const HostApi,
+    node: *mut HostNode,
+    settings_json: RStr,
+    instance: *mut *mut c_void,
+    err: *mut c_void,
+) -> i32;
+/// `start`, `next`, `stop`: a call on an instance.
+pub type InstanceFn = unsafe extern "C" fn(instance: *mut c_void, err: *mut c_void) -> i32;
+/// `push`: hands one frame reference to a filter or sink instance.
+pub type PushFn =
+    unsafe extern "C" fn(instance: *mut c_void, frame: RawFrame, err: *mut c_void) -> i32;
+/// `destroy`: frees an instance.
+pub type DestroyFn = unsafe extern "C" fn(instance: *mut c_void);
+
 /// Functions the core calls. Every function catches panics inside the plugin (each
 /// library has its own std, so a panic must never unwind across this boundary).
+/// All entries are nullable (`Option` of a function pointer has the layout of a C function
+/// pointer), so the core can refuse a plugin — e.g. one written in C — that leaves a
+/// required entry NULL, instead of calling through it.
 #[repr(C)]
 pub struct PluginVTable {
-    /// Writes the JSON Schema of the settings into `out` through `host.text_append`.
-    pub settings_schema: unsafe extern "C" fn(host: *const HostApi, out: *mut c_void) -> i32,
-    /// Parses and checks settings (JSON object text) without creating anything.
-    /// Problems go to `err` through `host.error_push`, one per field.
-    pub validate_settings:
-        unsafe extern "C" fn(host: *const HostApi, settings_json: RStr, err: *mut c_void) -> i32,
-    /// Creates an instance for `node`; writes it to `*instance`.
-    pub create: unsafe extern "C" fn(
-        host: *const HostApi,
-        node: *mut HostNode,
-        settings_json: RStr,
-        instance: *mut *mut c_void,
-        err: *mut c_void,
-    ) -> i32,
-    /// Acquires resources (open files, devices); called sinks first, sources last.
-    pub start: unsafe extern "C" fn(instance: *mut c_void, err: *mut c_void) -> i32,
-    /// Source: produce zero or more frames through `host.emit`. `STATUS_END` ends the stream.
-    pub next: Option<unsafe extern "C" fn(instance: *mut c_void, err: *mut c_void) -> i32>,
-    /// Filter/sink: take ownership of one frame reference.
-    pub push: Option<
-        unsafe extern "C" fn(instance: *mut c_void, frame: RawFrame, err: *mut c_void) -> i32,
-    >,
-    /// Input drained (or source stopped): finish, flush, close.
-    pub stop: unsafe extern "C" fn(instance: *mut c_void, err: *mut c_void) -> i32,
-    /// Frees the instance (allocated by the plugin, so freed by the plugin).
-    pub destroy: unsafe extern "C" fn(instance: *mut c_void),
+    /// Required.
+    pub settings_schema: Option<SettingsSchemaFn>,
+    /// Required.
+    pub validate_settings: Option<ValidateSettingsFn>,
+    /// Required.
+    pub create: Option<CreateFn>,
+    /// Required: acquires resources (open files, devices); sinks first, sources last.
+    pub start: Option<InstanceFn>,
+    /// Sources: produce zero or more frames through `host.emit`; `STATUS_END` ends the stream.
+    pub next: Option<InstanceFn>,
+    /// Filters and sinks: take ownership of one frame reference.
+    pub push: Option<PushFn>,
+    /// Required: input drained (or source stopped): finish, flush, close.
+    pub stop: Option<InstanceFn>,
+    /// Required: frees the instance (allocated by the plugin, so freed by the plugin).
+    pub destroy: Option<DestroyFn>,
 }
 
 /// Functions the plugin calls back into the core.

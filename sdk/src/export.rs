@@ -470,41 +470,41 @@ unsafe extern "C" fn sink_push<T: Sink>(
 /// The vtable of a source plugin `T`.
 pub const fn source_vtable<T: Source>() -> PluginVTable {
     PluginVTable {
-        settings_schema: settings_schema::<T::Settings>,
-        validate_settings: validate_settings::<T::Settings>,
-        create: source_create::<T>,
-        start: source_start::<T>,
+        settings_schema: Some(settings_schema::<T::Settings>),
+        validate_settings: Some(validate_settings::<T::Settings>),
+        create: Some(source_create::<T>),
+        start: Some(source_start::<T>),
         next: Some(source_next::<T>),
         push: None,
-        stop: source_stop::<T>,
-        destroy: source_destroy::<T>,
+        stop: Some(source_stop::<T>),
+        destroy: Some(source_destroy::<T>),
     }
 }
 
 /// The vtable of a filter plugin `T`.
 pub const fn filter_vtable<T: Filter>() -> PluginVTable {
     PluginVTable {
-        settings_schema: settings_schema::<T::Settings>,
-        validate_settings: validate_settings::<T::Settings>,
-        create: filter_create::<T>,
-        start: filter_start::<T>,
+        settings_schema: Some(settings_schema::<T::Settings>),
+        validate_settings: Some(validate_settings::<T::Settings>),
+        create: Some(filter_create::<T>),
+        start: Some(filter_start::<T>),
         next: None,
         push: Some(filter_push::<T>),
-        stop: filter_stop::<T>,
-        destroy: filter_destroy::<T>,
+        stop: Some(filter_stop::<T>),
+        destroy: Some(filter_destroy::<T>),
     }
 }
 
 /// The vtable of a sink plugin `T`.
 pub const fn sink_vtable<T: Sink>() -> PluginVTable {
     PluginVTable {
-        settings_schema: settings_schema::<T::Settings>,
-        validate_settings: validate_settings::<T::Settings>,
-        create: sink_create::<T>,
-        start: sink_start::<T>,
+        settings_schema: Some(settings_schema::<T::Settings>),
+        validate_settings: Some(validate_settings::<T::Settings>),
+        create: Some(sink_create::<T>),
+        start: Some(sink_start::<T>),
         next: None,
         push: Some(sink_push::<T>),
-        stop: sink_stop::<T>,
-        destroy: sink_destroy::<T>,
+        stop: Some(sink_stop::<T>),
+        destroy: Some(sink_destroy::<T>),
     }
 }

@@ -244,8 +244,14 @@ macro_rules! frame_accessors {
                     T::DTYPE
                 )));
             }
-            let n = h.width as usize * h.height as usize;
-            let bytes = n * T::DTYPE.size_bytes();
+            let n = (h.width as usize).checked_mul(h.height as usize);
+            let bytes = n.and_then(|n| n.checked_mul(T::DTYPE.size_bytes()));
+            let (Some(n), Some(bytes)) = (n, bytes) else {
+                return Err(PluginError::new(format!(
+                    "frame {}: {}x{} overflows",
+                    h.frame_number, h.width, h.height
+                )));
+            };
             if bytes > h.data_len.min(self.raw.capacity) {
                 return Err(PluginError::new(format!(
                     "frame {}: {}x{} {} needs {bytes} bytes, payload has {}",
@@ -309,12 +315,16 @@ impl Frame {
     /// otherwise the core copies the frame into a new pool buffer (copy-on-write, counted
     /// in the run report) and this reference is released.
     pub fn into_mut(self, ctx: &Context) -> Result<FrameMut, PluginError> {
+        let host = self.host;
         let mut raw = self.into_raw();
-        ctx.make_unique(&mut raw)?;
-        Ok(FrameMut {
-            raw,
-            host: ctx.host(),
-        })
+        match ctx.make_unique(&mut raw) {
+            Ok(()) => Ok(FrameMut { raw, host }),
+            Err(e) => {
+                // The core handed our reference back in `raw`: release it.
+                drop(Frame { raw, host });
+                Err(e)
+            }
+        }
     }
 }
 

@@ -269,7 +269,12 @@ impl Context {
     /// A new raw frame `[height, width]` of `dtype` from the pool, numbered and
     /// timestamped now. Blocks while the pool is exhausted (back-pressure).
     pub fn alloc(&self, dtype: DType, width: u32, height: u32) -> Result<FrameMut, PluginError> {
-        let len = width as usize * height as usize * dtype.size_bytes();
+        let len = (width as usize)
+            .checked_mul(height as usize)
+            .and_then(|n| n.checked_mul(dtype.size_bytes()))
+            .ok_or_else(|| {
+                PluginError::new(format!("a {width}x{height} {dtype} frame is too large"))
+            })?;
         self.alloc_encoded(dtype, Encoding::Raw, width, height, len)
     }
 

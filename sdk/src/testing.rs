@@ -265,7 +265,7 @@ impl Harness {
         let mut errors: Vec<SettingsError> = Vec::new();
         // SAFETY: a valid descriptor; json and errors live across the call.
         let status = unsafe {
-            (d.vtable.validate_settings)(
+            (d.vtable.validate_settings.expect("validate_settings"))(
                 &HOST,
                 RStr::new(&json),
                 &mut errors as *mut _ as *mut c_void,
@@ -294,7 +294,7 @@ impl Harness {
         let mut instance = std::ptr::null_mut();
         // SAFETY: valid descriptor; node is boxed (stable address) and outlives the instance.
         let status = unsafe {
-            (desc.vtable.create)(
+            (desc.vtable.create.expect("create"))(
                 &HOST,
                 &*node as *const Node as *mut HostNode,
                 RStr::new(&json),
@@ -330,7 +330,8 @@ impl Harness {
 
     /// Calls `start`.
     pub fn start(&mut self) -> Result<(), String> {
-        self.call(self.desc.vtable.start).map(|_| ())
+        self.call(self.desc.vtable.start.expect("start"))
+            .map(|_| ())
     }
 
     /// Calls a source's `next` once.
@@ -362,7 +363,7 @@ impl Harness {
 
     /// Calls `stop`.
     pub fn stop(&mut self) -> Result<(), String> {
-        self.call(self.desc.vtable.stop).map(|_| ())
+        self.call(self.desc.vtable.stop.expect("stop")).map(|_| ())
     }
 
     /// Sets the stop flag the plugin sees through `Context::should_stop`.
@@ -445,7 +446,7 @@ impl Drop for Harness {
     fn drop(&mut self) {
         self.take_emitted();
         // SAFETY: the instance came from create and is destroyed once.
-        unsafe { (self.desc.vtable.destroy)(self.instance) };
+        unsafe { (self.desc.vtable.destroy.expect("destroy"))(self.instance) };
     }
 }
 
@@ -481,8 +482,12 @@ pub fn check_compliance(entry: EntryFn) {
 
     let mut schema = String::new();
     // SAFETY: schema is a String we own for the call.
-    let status =
-        unsafe { (d.vtable.settings_schema)(&HOST, &mut schema as *mut String as *mut c_void) };
+    let status = unsafe {
+        (d.vtable.settings_schema.expect("settings_schema"))(
+            &HOST,
+            &mut schema as *mut String as *mut c_void,
+        )
+    };
     assert_eq!(status, abi::STATUS_OK, "settings_schema failed");
     let schema: serde_json::Value = serde_json::from_str(&schema).expect("settings schema is JSON");
     if let Some(props) = schema.get("properties").and_then(|p| p.as_object()) {

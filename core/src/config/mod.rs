@@ -531,9 +531,12 @@ impl Parser<'_> {
                         ),
                     ),
                 },
-                _ => {
-                    node.settings.insert(k.clone(), to_json(v.get_ref()));
-                }
+                _ => match to_json(v.get_ref()) {
+                    Ok(j) => {
+                        node.settings.insert(k.clone(), j);
+                    }
+                    Err(msg) => self.err(kline, Some(&name), format!("setting `{k}`: {msg}"), None),
+                },
             }
         }
         if !has_plugin {
@@ -569,27 +572,35 @@ fn as_f64(v: &DeValue<'_>) -> Option<f64> {
     }
 }
 
-fn to_json(v: &DeValue<'_>) -> serde_json::Value {
+/// A TOML value as JSON (how settings cross to plugins). Values JSON cannot carry
+/// exactly are errors, never silently changed.
+fn to_json(v: &DeValue<'_>) -> Result<serde_json::Value, String> {
     use serde_json::Value as J;
-    match v {
+    Ok(match v {
         DeValue::String(s) => J::String(s.to_string()),
-        DeValue::Integer(_) => match as_i64(v) {
-            Some(i) => J::from(i),
-            None => as_u64(v).map(J::from).unwrap_or(J::Null),
+        DeValue::Integer(i) => match as_i64(v) {
+            Some(n) => J::from(n),
+            None => J::from(u64::from_str_radix(i.as_str(), i.radix()).map_err(|_| {
+                format!("integer {} is out of range (64 bits at most)", i.as_str())
+            })?),
         },
-        DeValue::Float(_) => as_f64(v)
-            .and_then(serde_json::Number::from_f64)
-            .map(J::Number)
-            .unwrap_or(J::Null),
+        DeValue::Float(f) => match as_f64(v).and_then(serde_json::Number::from_f64) {
+            Some(n) => J::Number(n),
+            None => return Err(format!("{} is not a finite number", f.as_str())),
+        },
         DeValue::Boolean(b) => J::Bool(*b),
         DeValue::Datetime(d) => J::String(d.to_string()),
-        DeValue::Array(a) => J::Array(a.iter().map(|x| to_json(x.get_ref())).collect()),
+        DeValue::Array(a) => J::Array(
+            a.iter()
+                .map(|x| to_json(x.get_ref()))
+                .collect::<Result<_, _>>()?,
+        ),
         DeValue::Table(t) => J::Object(
             t.iter()
-                .map(|(k, x)| (k.get_ref().to_string(), to_json(x.get_ref())))
-                .collect(),
+                .map(|(k, x)| Ok((k.get_ref().to_string(), to_json(x.get_ref())?)))
+                .collect::<Result<_, String>>()?,
         ),
-    }
+    })
 }
 
 fn parse_queue(v: &DeValue<'_>) -> Result<QueuePolicy, String> {
@@ -713,6 +724,18 @@ mod tests {
         let (f, d) = parse_str("[pipeline]\nname = \"x\"\n[sources.a\n");
         assert!(f.is_none());
         assert_eq!(d[0].line, Some(3), "{d:?}");
+    }
+
+    #[test]
+    fn values_json_cannot_carry_are_errors() {
+        let (_, d) =
+            parse_str("[sources.a]\nplugin = \"x\"\nrate = inf\nbig = 18446744073709551615\n");
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(
+            d[0].to_string()
+                .contains("t.toml:3: node `a`: setting `rate`: inf is not a finite number"),
+            "{d:?}"
+        );
     }
 
     #[test]

@@ -126,7 +126,21 @@ pub struct Plugin {
     pub input: InputRequirement,
     /// Built with `panic = "abort"`: its panics end the process.
     pub panic_abort: bool,
-    pub(crate) desc: &'static PluginDescriptor,
+    /// The entry points, checked non-null at load.
+    pub(crate) vt: VTable,
+}
+
+/// A plugin's entry points after the loader checked the required ones are present.
+#[derive(Clone, Copy)]
+pub(crate) struct VTable {
+    pub settings_schema: abi::SettingsSchemaFn,
+    pub validate_settings: abi::ValidateSettingsFn,
+    pub create: abi::CreateFn,
+    pub start: abi::InstanceFn,
+    pub next: Option<abi::InstanceFn>,
+    pub push: Option<abi::PushFn>,
+    pub stop: abi::InstanceFn,
+    pub destroy: abi::DestroyFn,
 }
 
 impl fmt::Debug for Plugin {
@@ -225,22 +239,29 @@ impl Plugin {
                 });
             }
         };
-        let has_entry = match kind {
-            NodeKind::Source => desc.vtable.next.is_some(),
-            NodeKind::Filter | NodeKind::Sink => desc.vtable.push.is_some(),
+        let v = &desc.vtable;
+        let missing = |what: &str| LoadError::BadDescriptor {
+            path: path.clone(),
+            what: format!("the vtable entry `{what}` is NULL"),
         };
-        if !has_entry {
-            return Err(LoadError::BadDescriptor {
-                path,
-                what: format!(
-                    "a {kind} plugin without its {} function",
-                    if kind == NodeKind::Source {
-                        "next"
-                    } else {
-                        "push"
-                    }
-                ),
-            });
+        let vt = VTable {
+            settings_schema: v
+                .settings_schema
+                .ok_or_else(|| missing("settings_schema"))?,
+            validate_settings: v
+                .validate_settings
+                .ok_or_else(|| missing("validate_settings"))?,
+            create: v.create.ok_or_else(|| missing("create"))?,
+            start: v.start.ok_or_else(|| missing("start"))?,
+            next: v.next,
+            push: v.push,
+            stop: v.stop.ok_or_else(|| missing("stop"))?,
+            destroy: v.destroy.ok_or_else(|| missing("destroy"))?,
+        };
+        match kind {
+            NodeKind::Source if vt.next.is_none() => return Err(missing("next")),
+            NodeKind::Filter | NodeKind::Sink if vt.push.is_none() => return Err(missing("push")),
+            _ => {}
         }
         // SAFETY: descriptor strings are 'static.
         let name = unsafe { rstr(desc.name) };
@@ -263,7 +284,7 @@ impl Plugin {
             abi: (prefix.abi_major, prefix.abi_minor),
             input,
             panic_abort: desc.flags & abi::FLAG_PANIC_ABORT != 0,
-            desc,
+            vt,
         })
     }
 
@@ -272,7 +293,7 @@ impl Plugin {
         let mut text = String::new();
         // SAFETY: the host text sink appends into `text`, which outlives the call.
         let status = unsafe {
-            (self.desc.vtable.settings_schema)(
+            (self.vt.settings_schema)(
                 &crate::runtime::host::HOST_API,
                 &mut text as *mut String as *mut c_void,
             )
@@ -296,7 +317,7 @@ impl Plugin {
         let mut errors = crate::runtime::host::ErrorSink::default();
         // SAFETY: json and errors outlive the call.
         let status = unsafe {
-            (self.desc.vtable.validate_settings)(
+            (self.vt.validate_settings)(
                 &crate::runtime::host::HOST_API,
                 RStr::new(&json),
                 errors.as_ptr(),

@@ -84,6 +84,14 @@ pub fn inline_lane(target: Arc<super::InlineNode>) -> EdgeTx {
 pub struct Aborted;
 
 impl EdgeTx {
+    /// Frames queued now (0 for inline lanes).
+    pub fn queued(&self) -> usize {
+        match &self.kind {
+            TxKind::Queue { tx, .. } => tx.len(),
+            TxKind::Inline(_) => 0,
+        }
+    }
+
     /// Ends the lane: a queue's consumer drains it and sees the end; an inline consumer
     /// is finished (stopped) right here, on the producer's thread.
     pub fn close(self) {
@@ -95,6 +103,11 @@ impl EdgeTx {
     /// Sends one frame reference according to the lane's policy.
     pub fn send(&self, frame: FrameRef, shared: &Shared) -> Result<(), Aborted> {
         let s = &self.stats;
+        if shared.aborting() {
+            // Consumers stop taking frames once aborting: a frame queued now would vanish.
+            s.lost.fetch_add(1, Ordering::Relaxed);
+            return Err(Aborted);
+        }
         let (tx, evict, policy) = match &self.kind {
             TxKind::Queue { tx, evict, policy } => (tx, evict, policy),
             TxKind::Inline(target) => {

@@ -299,6 +299,21 @@ unsafe extern "C" fn host_frame_alloc(
         set_error(err, format!("unknown dtype code {}", spec.dtype));
         return abi::STATUS_ERROR;
     }
+    if spec.encoding == abi::ENCODING_RAW {
+        let expected = (spec.width as usize)
+            .checked_mul(spec.height as usize)
+            .and_then(|n| n.checked_mul(abi::dtype_size(spec.dtype).unwrap_or(1)));
+        if expected != Some(spec.data_len) {
+            set_error(
+                err,
+                format!(
+                    "a raw {}x{} frame of dtype code {} cannot hold {} bytes",
+                    spec.width, spec.height, spec.dtype, spec.data_len
+                ),
+            );
+            return abi::STATUS_ERROR;
+        }
+    }
     if !matches!(
         spec.encoding,
         abi::ENCODING_RAW | abi::ENCODING_LZ4 | abi::ENCODING_BSLZ4
@@ -343,7 +358,9 @@ unsafe extern "C" fn host_frame_make_unique(
         *raw = old.into_raw();
         return abi::STATUS_OK;
     }
-    let h = *old.header();
+    let mut h = *old.header();
+    // Never trust a header length beyond the buffer (a C plugin may have written it).
+    h.data_len = h.data_len.min(old.capacity());
     let spec = FrameSpec {
         dtype: h.dtype,
         encoding: h.encoding,

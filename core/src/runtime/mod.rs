@@ -16,7 +16,6 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Receiver;
 use daqflow_sdk::abi::{self, RStr};
 
 use self::edge::{EdgeStats, Inputs, Recv};
@@ -106,8 +105,7 @@ impl Instance {
     fn push(&self, frame: FrameRef) -> (i32, String) {
         let push = self
             .plugin
-            .desc
-            .vtable
+            .vt
             .push
             .expect("checked at load: filters and sinks have push");
         let mut err = ErrorSink::default();
@@ -125,7 +123,7 @@ impl Instance {
 
     fn destroy(self) {
         // SAFETY: created by this plugin's create, destroyed once, no thread uses it now.
-        unsafe { (self.plugin.desc.vtable.destroy)(self.ptr) };
+        unsafe { (self.plugin.vt.destroy)(self.ptr) };
     }
 }
 
@@ -157,7 +155,7 @@ impl InlineNode {
         let Some(inst) = guard.as_ref() else {
             return false;
         };
-        let (status, msg) = inst.call(inst.plugin.desc.vtable.start);
+        let (status, msg) = inst.call(inst.plugin.vt.start);
         if status == abi::STATUS_OK {
             self.started.store(true, Ordering::Release);
             self.healthy.store(true, Ordering::Release);
@@ -201,7 +199,7 @@ impl InlineNode {
         if self.started.load(Ordering::Acquire) {
             let guard = self.lock();
             if let Some(inst) = guard.as_ref() {
-                let (status, msg) = inst.call(inst.plugin.desc.vtable.stop);
+                let (status, msg) = inst.call(inst.plugin.vt.stop);
                 if status < 0 {
                     fail(&self.host, describe_failure(status, "stop", msg));
                 }
@@ -230,9 +228,16 @@ impl Live<'_> {
 
     /// Frames queued on each lane now (0 for inline lanes).
     pub fn queue_lens(&self) -> Vec<usize> {
+        // Read from the producer's side: a receiver kept here would keep lanes connected.
         self.edges
             .iter()
-            .map(|e| e.probe.as_ref().map_or(0, |p| p.len()))
+            .map(|e| {
+                let outs = self.nodes[e.from]
+                    .outputs
+                    .read()
+                    .unwrap_or_else(|p| p.into_inner());
+                outs.get(e.slot).map_or(0, |tx| tx.queued())
+            })
             .collect()
     }
 }
@@ -247,7 +252,8 @@ pub struct LiveEdge {
     pub capacity: usize,
     /// Counters.
     pub stats: Arc<EdgeStats>,
-    probe: Option<Receiver<FrameRef>>,
+    /// Index of this lane in its producer's outputs.
+    slot: usize,
 }
 
 /// Runs `v` until its sources end, it is stopped (Ctrl-C, `stop_after_*`, a plugin's
@@ -318,7 +324,7 @@ pub fn run(v: &Validated, control: &RunControl, opts: &RunOptions) -> RunReport 
                     to: e.to,
                     capacity: 0,
                     stats: tx.stats.clone(),
-                    probe: None,
+                    slot: 0,
                 });
                 tx
             }
@@ -329,17 +335,20 @@ pub fn run(v: &Validated, control: &RunControl, opts: &RunOptions) -> RunReport 
                     to: e.to,
                     capacity: e.policy.capacity,
                     stats: tx.stats.clone(),
-                    probe: Some(rx.rx.clone()),
+                    slot: 0,
                 });
                 inputs[e.to].push(rx);
                 tx
             }
         };
-        hosts[e.from]
+        let mut outs = hosts[e.from]
             .outputs
             .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(tx);
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(last) = live_edges.last_mut() {
+            last.slot = outs.len();
+        }
+        outs.push(tx);
     }
 
     // Create every instance first: a settings problem fails the run before anything starts.
@@ -351,7 +360,7 @@ pub fn run(v: &Validated, control: &RunControl, opts: &RunOptions) -> RunReport 
         let mut ptr = std::ptr::null_mut();
         // SAFETY: the host node outlives the instance (kept in `hosts` until after destroy).
         let status = unsafe {
-            (plugin.desc.vtable.create)(
+            (plugin.vt.create)(
                 &HOST_API,
                 hosts[i].as_ptr(),
                 RStr::new(&json),
@@ -424,16 +433,38 @@ pub fn run(v: &Validated, control: &RunControl, opts: &RunOptions) -> RunReport 
                     spawned += 1;
                 }
                 Err(e) => {
+                    // The instance went down with the closure (not destroyed: a leak, but
+                    // no call into a plugin that never started).
                     hosts[i]
                         .stats
                         .fail(&name, format!("cannot spawn its thread: {e}"));
                     shared.request_stop("a node thread could not be spawned");
+                    unspawned.push(i);
                 }
             }
         }
-        for _ in 0..spawned {
-            if !started_rx.recv().unwrap_or(false) {
-                shared.request_stop("a node failed to start");
+        // Wait for this group's starts; Ctrl-C during a slow start (a device that does not
+        // answer) stops the remaining groups from starting.
+        drop(started_tx);
+        let mut waiting = spawned;
+        while waiting > 0 {
+            match started_rx.recv_timeout(Duration::from_millis(100)) {
+                Ok(ok) => {
+                    waiting -= 1;
+                    if !ok {
+                        shared.request_stop("a node failed to start");
+                    }
+                }
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                    if control.count() > 0 && !shared.stopping() {
+                        eprintln!(
+                            "daqflow: stopping while starting — nodes not yet started will not start"
+                        );
+                        shared.request_stop("Ctrl-C");
+                        break;
+                    }
+                }
             }
         }
     }
@@ -624,6 +655,12 @@ pub fn run(v: &Validated, control: &RunControl, opts: &RunOptions) -> RunReport 
         stuck_nodes: stuck,
     };
     report.settle(aborted);
+    // A plugin may keep a clone of its Context (a detached thread, a static) and call it
+    // after the run: node objects live for the rest of the process, like the libraries.
+    // Each is a few hundred bytes; their lanes and frames are released already.
+    for h in hosts {
+        std::mem::forget(h);
+    }
     report
 }
 
@@ -650,7 +687,7 @@ fn node_thread(
     limit: Option<u64>,
     started: crossbeam_channel::Sender<bool>,
 ) -> Instance {
-    let vt = &inst.plugin.desc.vtable;
+    let vt = inst.plugin.vt;
     let (status, msg) = inst.call(vt.start);
     let ok = status == abi::STATUS_OK;
     let _ = started.send(ok);

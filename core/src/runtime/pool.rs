@@ -19,13 +19,46 @@ const GRANULE: usize = 4096;
 pub struct Slot {
     refs: AtomicUsize,
     header: UnsafeCell<FrameHeader>,
-    data: Box<[u64]>,
+    /// The payload, owned (from a leaked `Box<[u64]>`): plugins write through this pointer,
+    /// so it must not be derived from a shared reference.
+    data: NonNull<u64>,
+    words: usize,
     pool: Arc<Pool>,
 }
 
 impl Slot {
+    fn new(words: usize, spec: &FrameSpec, pool: Arc<Pool>) -> Box<Slot> {
+        // calloc: the OS hands zero pages lazily, so this is cheap even for GiBs.
+        let data: &mut [u64] = Box::leak(vec![0u64; words.max(1)].into_boxed_slice());
+        Box::new(Slot {
+            refs: AtomicUsize::new(0),
+            header: UnsafeCell::new(FrameHeader::new(spec)),
+            data: NonNull::from(&mut data[0]),
+            words: words.max(1),
+            pool,
+        })
+    }
+
     fn capacity(&self) -> usize {
-        self.data.len() * 8
+        self.words * 8
+    }
+
+    fn data_ptr(&self) -> *mut u8 {
+        self.data.as_ptr() as *mut u8
+    }
+}
+
+// SAFETY: the payload is plain memory owned by the slot; who may write it is governed by
+// the reference count (only the unique holder), and the header likewise.
+unsafe impl Send for Slot {}
+// SAFETY: as above.
+unsafe impl Sync for Slot {}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let words = std::ptr::slice_from_raw_parts_mut(self.data.as_ptr(), self.words);
+        // SAFETY: `data` came from a leaked Box<[u64]> of `words` elements, freed once here.
+        drop(unsafe { Box::from_raw(words) });
     }
 }
 
@@ -55,7 +88,12 @@ impl FrameRef {
 
     /// Payload address.
     pub fn data_ptr(&self) -> *const u8 {
-        self.slot().data.as_ptr() as *const u8
+        self.slot().data_ptr()
+    }
+
+    /// Payload capacity in bytes.
+    pub fn capacity(&self) -> usize {
+        self.slot().capacity()
     }
 
     /// Hands this reference to a plugin.
@@ -64,7 +102,7 @@ impl FrameRef {
         let raw = RawFrame {
             handle: self.0.as_ptr() as *mut std::ffi::c_void,
             header: slot.header.get(),
-            data: slot.data.as_ptr() as *mut u8,
+            data: slot.data_ptr(),
             capacity: slot.capacity(),
         };
         std::mem::forget(self);
@@ -156,6 +194,7 @@ pub struct Pool {
     waits: AtomicU64,
     peak: AtomicU64,
     warned_small: AtomicBool,
+    warned_stall: AtomicBool,
 }
 
 impl Pool {
@@ -175,6 +214,7 @@ impl Pool {
             waits: AtomicU64::new(0),
             peak: AtomicU64::new(0),
             warned_small: AtomicBool::new(false),
+            warned_stall: AtomicBool::new(false),
         })
     }
 
@@ -219,7 +259,11 @@ impl Pool {
         spec: &FrameSpec,
         frames_in_flight: usize,
     ) -> Result<FrameRef, AllocError> {
-        let need = spec.data_len.max(1).div_ceil(GRANULE) * GRANULE;
+        let need = spec
+            .data_len
+            .max(1)
+            .checked_next_multiple_of(GRANULE)
+            .unwrap_or(usize::MAX);
         if need > self.budget {
             return Err(AllocError::TooLarge(format!(
                 "a frame of {} bytes ({}x{}) does not fit in the frame pool ({} MiB); raise \
@@ -259,13 +303,7 @@ impl Pool {
                 st.allocated += need;
                 self.peak.fetch_max(st.allocated as u64, Ordering::Relaxed);
                 self.buffers_allocated.fetch_add(1, Ordering::Relaxed);
-                // calloc: the OS hands zero pages lazily, so this is cheap even for GiBs.
-                break Box::new(Slot {
-                    refs: AtomicUsize::new(0),
-                    header: UnsafeCell::new(FrameHeader::new(spec)),
-                    data: vec![0u64; need / 8].into_boxed_slice(),
-                    pool: self.clone(),
-                });
+                break Slot::new(need / 8, spec, self.clone());
             }
             // Over budget: free buffers of other sizes make room; else wait.
             if let Some(i) = (0..st.free.len()).max_by_key(|&i| st.free[i].capacity()) {
@@ -288,7 +326,7 @@ impl Pool {
             st = guard;
             st.waiting -= 1;
             if wait_start.elapsed() > Duration::from_secs(10)
-                && !self.warned_small.swap(true, Ordering::Relaxed)
+                && !self.warned_stall.swap(true, Ordering::Relaxed)
             {
                 log::warn!(
                     "waiting for a free frame buffer for 10 s: every buffer of the {} MiB pool is \

@@ -46,14 +46,14 @@ static DESCRIPTOR: PluginDescriptor = PluginDescriptor {
     description: RStr::new("a plugin from the future"),
     sdk_version: RStr::new("99.0.0"),
     vtable: PluginVTable {
-        settings_schema: never_schema,
-        validate_settings: never_validate,
-        create: never_create,
-        start: never_call,
+        settings_schema: Some(never_schema),
+        validate_settings: Some(never_validate),
+        create: Some(never_create),
+        start: Some(never_call),
         next: Some(never_call),
         push: None,
-        stop: never_call,
-        destroy: never_destroy,
+        stop: Some(never_call),
+        destroy: Some(never_destroy),
     },
 };
 

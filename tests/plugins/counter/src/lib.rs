@@ -13,6 +13,9 @@ pub struct Settings {
     /// Frame side in pixels.
     #[serde(default = "default_side")]
     pub side: u32,
+    /// Ask for an LZ4-encoded frame of this many bytes instead (tests absurd sizes).
+    #[serde(default)]
+    pub encoded_len: Option<usize>,
 }
 
 fn default_frames() -> u64 {
@@ -39,6 +42,11 @@ impl Source for Counter {
 
     fn next(&mut self, ctx: &Context) -> Result<Next, PluginError> {
         if self.n >= self.s.frames {
+            return Ok(Next::End);
+        }
+        if let Some(len) = self.s.encoded_len {
+            let f = ctx.alloc_encoded(DType::U8, Encoding::Lz4, 1, 1, len)?;
+            ctx.emit(f)?;
             return Ok(Next::End);
         }
         let mut f = ctx.alloc(DType::U8, self.s.side, self.s.side)?;
