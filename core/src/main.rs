@@ -73,7 +73,20 @@ enum Command {
 
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
-        .format_timestamp_millis()
+        .format(|buf, record| {
+            use std::io::Write as _;
+            // A log line must not glue onto the live status line: erase it first.
+            let erase = daqflow::runtime::take_status_line();
+            let level = buf.default_level_style(record.level());
+            writeln!(
+                buf,
+                "{erase}[{} {level}{:<5}{level:#} {}] {}",
+                buf.timestamp_millis(),
+                record.level(),
+                record.target(),
+                record.args()
+            )
+        })
         .init();
     let cli = Cli::parse();
     match real_main(cli) {

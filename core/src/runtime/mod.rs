@@ -26,6 +26,20 @@ use crate::plugin::Plugin;
 use crate::stats::{EdgeReport, NodeReport, Outcome, RunReport, StatusLine};
 use crate::validate::Validated;
 
+/// True while the live status line is drawn on the terminal (without a newline): a
+/// logger writing to the same terminal calls [`take_status_line`] first to erase it.
+static STATUS_ON_SCREEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Erases the status line if one is on screen; returns the escape text to print first
+/// (empty when none). The status line is redrawn at its next tick.
+pub fn take_status_line() -> &'static str {
+    if STATUS_ON_SCREEN.swap(false, Ordering::Relaxed) {
+        "\r\x1b[2K"
+    } else {
+        ""
+    }
+}
+
 /// External control of a run: Ctrl-C presses (from a signal handler).
 #[derive(Debug, Default)]
 pub struct RunControl {
@@ -498,15 +512,16 @@ pub fn run(v: &Validated, control: &RunControl, opts: &RunOptions) -> RunReport 
     let mut status = StatusLine::new(n);
     let mut last_status = Instant::now();
     let mut status_drawn = false;
+    STATUS_ON_SCREEN.store(false, Ordering::Relaxed);
     let mut remaining = threads.iter().filter(|t| t.is_some()).count();
     let mut drain_deadline: Option<Instant> = None;
     let mut abort_deadline: Option<Instant> = None;
     let mut seen_interrupts = 0;
     let clear_status = |drawn: &mut bool| {
-        if *drawn {
+        if *drawn && STATUS_ON_SCREEN.swap(false, Ordering::Relaxed) {
             eprint!("\r\x1b[2K");
-            *drawn = false;
         }
+        *drawn = false;
     };
     while remaining > 0 {
         match done_rx.recv_timeout(Duration::from_millis(100)) {
@@ -562,6 +577,7 @@ pub fn run(v: &Validated, control: &RunControl, opts: &RunOptions) -> RunReport 
                 eprint!("\r\x1b[2K{line}");
                 let _ = std::io::stderr().flush();
                 status_drawn = true;
+                STATUS_ON_SCREEN.store(true, Ordering::Relaxed);
             } else {
                 eprintln!("{line}");
             }
