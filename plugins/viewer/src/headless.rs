@@ -1,7 +1,9 @@
-//! Headless mode: the render thread without a window. It keeps the newest frame from the
-//! slot and renders it offscreen to a PNG snapshot every `snapshot_every_frames` received
-//! frames and/or when the pipeline stops. Between snapshots it does no GPU work at all,
-//! so a headless viewer costs acquisition nothing but the slot swap.
+//! Headless mode: the render thread without a window. It looks at the counters
+//! `max_fps` times a second (it is not woken per frame) and, when a snapshot is due
+//! (`snapshot_every_frames`), takes the newest frame from the slot and renders it
+//! offscreen to a PNG; at stop it renders the last frame (`snapshot_on_stop`). Between
+//! snapshots it does no work at all, so a headless viewer costs acquisition only the slot
+//! swap in `consume`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -92,18 +94,21 @@ pub fn run<F: ViewFrame>(
     let mut last_written: Option<u64> = None;
     let min_interval = Duration::from_secs_f64(1.0 / settings.max_fps);
     let mut last_snapshot = Instant::now() - min_interval;
-    loop {
-        let taken = shared.slot.take_timeout(Duration::from_millis(100));
-        match taken {
-            Some(frame) => last = Some(frame),
-            None if shared.slot.is_closed() => break,
-            None => continue,
-        }
+    // Stop is noticed within one poll; snapshots are at most max_fps a second anyway.
+    let poll = min_interval.clamp(Duration::from_millis(5), Duration::from_millis(50));
+    while !shared.slot.is_closed() {
+        std::thread::sleep(poll);
         let received = shared.stats.received.load(Ordering::Relaxed);
         let due = every > 0
             && received.saturating_sub(received_at_last_snapshot) >= every
             && last_snapshot.elapsed() >= min_interval;
-        if let (true, Some(w), Some(frame)) = (due, writer.as_mut(), last.as_ref()) {
+        if !due {
+            continue;
+        }
+        if let Some(frame) = shared.slot.try_take() {
+            last = Some(frame);
+        }
+        if let (Some(w), Some(frame)) = (writer.as_mut(), last.as_ref()) {
             received_at_last_snapshot = received;
             last_snapshot = Instant::now();
             match w.write(frame) {

@@ -9,6 +9,7 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use daqflow_sdk::prelude::*;
 
@@ -36,7 +37,11 @@ pub struct Viewer {
     shared: Arc<Shared<Frame>>,
     thread: Option<JoinHandle<Result<(), ViewerError>>>,
     running: Option<Running>,
+    counters_at: Instant,
 }
+
+/// How often `consume` refreshes the `frames_received` counter.
+const COUNTER_INTERVAL: Duration = Duration::from_millis(100);
 
 impl std::fmt::Debug for Viewer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -145,6 +150,7 @@ impl Sink for Viewer {
             shared: Arc::new(Shared::default()),
             thread: None,
             running: None,
+            counters_at: Instant::now(),
         })
     }
 
@@ -199,10 +205,14 @@ impl Sink for Viewer {
         } else {
             self.shared.publish(frame);
         }
-        ctx.set_counter(
-            "frames_received",
-            self.shared.stats.received.load(Ordering::Relaxed),
-        );
+        // The core's counter call allocates and locks: a few times a second is live enough.
+        if self.counters_at.elapsed() >= COUNTER_INTERVAL {
+            self.counters_at = Instant::now();
+            ctx.set_counter(
+                "frames_received",
+                self.shared.stats.received.load(Ordering::Relaxed),
+            );
+        }
         Ok(())
     }
 
