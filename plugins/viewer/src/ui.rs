@@ -253,8 +253,10 @@ impl<F: ViewFrame + Clone> ViewerUi<F> {
         if changed {
             self.recompute_mapping();
         }
+        // No fill: the image callback paints every pixel of this area (the background
+        // too), and on a software rasteriser each egui-filled pixel costs (FINDINGS).
         egui::CentralPanel::default()
-            .frame(egui::Frame::NONE.fill(Color32::from_gray(32)))
+            .frame(egui::Frame::NONE)
             .show(ui, |ui| self.image_area(ui));
 
         // Sleep until a frame arrives (the sink wakes us), or poll at the repaint cap while
