@@ -84,6 +84,8 @@ pub fn spawn<F: ViewFrame + Clone>(
             };
             let creator_tx = ready_tx.clone();
             let app_shared = shared.clone();
+            let opened = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let opened_in_app = opened.clone();
             let result = eframe::run_native(
                 &title,
                 options,
@@ -97,8 +99,12 @@ pub fn spawn<F: ViewFrame + Clone>(
                     let info = rs.adapter.get_info();
                     let cpu = info.device_type == wgpu::DeviceType::Cpu;
                     let cap = settings.fps_cap(cpu);
+                    // `start` stopped waiting (timeout) and went headless: do not open.
+                    if creator_tx.send(Ok(info)).is_err() {
+                        return Err("the viewer gave up waiting for the window".into());
+                    }
+                    opened_in_app.store(true, Ordering::Release);
                     let _ = app_shared.egui.set(cc.egui_ctx.clone());
-                    let _ = creator_tx.send(Ok(info));
                     Ok(Box::new(ViewerApp {
                         ui: ViewerUi::new(app_shared.clone(), view, cap, on_display),
                         shared: app_shared,
@@ -106,9 +112,13 @@ pub fn spawn<F: ViewFrame + Clone>(
                     }))
                 }),
             );
-            shared.stats.window_closed.store(true, Ordering::Release);
-            if result.is_ok() && !shared.slot.is_closed() {
-                on_user_close();
+            // Only a window that was shown can be "closed"; one that never opened must not
+            // turn the sink into a counter (auto mode may be running headless instead).
+            if opened.load(Ordering::Acquire) {
+                shared.stats.window_closed.store(true, Ordering::Release);
+                if result.is_ok() && !shared.slot.is_closed() {
+                    on_user_close();
+                }
             }
             result.map_err(|e| {
                 let msg = e.to_string();
