@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
-# Builds every plugin in release and runs the benches (they load the release .so files).
+# Builds every plugin in release and runs every bench (they load the release .so files):
+#   benches/                framework overhead vs memcpy / memset / GStreamer's queue hop
+#   plugins/hdf5/benches    writer vs raw File::write_all, bslz4 GB/s per core, vs h5py
+#   plugins/viewer/benches  acquisition throughput with the viewer attached vs without
+# Numbers are for people: run on a quiet machine; nothing here asserts on time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 cargo build --release --workspace
 cargo bench -p daqflow-benches "$@"
+cargo bench -p daqflow-plugin-hdf5 --bench write "$@"
+cargo bench -p daqflow-plugin-viewer --bench overhead "$@"

@@ -276,14 +276,15 @@ unsafe extern "C" fn host_request_stop(n: *mut HostNode) {
 }
 
 unsafe extern "C" fn host_set_counter(n: *mut HostNode, name: RStr, value: u64) {
-    // SAFETY: live node; name borrowed.
-    unsafe {
-        node(n)
-            .stats
-            .custom
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(name.as_str().into_owned(), value);
+    // SAFETY: live node; name borrowed for the call.
+    let (n, name) = unsafe { (node(n), name.as_str()) };
+    let mut counters = n.stats.custom.lock().unwrap_or_else(|e| e.into_inner());
+    // Updating an existing counter allocates nothing (plugins may call this per frame).
+    match counters.get_mut(name.as_ref()) {
+        Some(v) => *v = value,
+        None => {
+            counters.insert(name.into_owned(), value);
+        }
     }
 }
 
