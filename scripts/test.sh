@@ -19,4 +19,4 @@ cargo build --workspace --all-targets
 echo "== cargo clippy" >&2
 cargo clippy --workspace --all-targets -- -D warnings
 echo "== cargo test" >&2
-cargo test --workspace "$@"
+cargo test --workspace --no-fail-fast "$@"
