@@ -34,4 +34,3 @@ fn in_process_run_leaves_no_thread_behind() {
         assert_eq!(thread_count(), before, "node threads left behind");
     }
 }
-
