@@ -6,4 +6,9 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 cargo build --release --workspace
 mkdir -p out
+# Mesa's software adapters warn without a runtime dir (ssh sessions, containers).
+if [ -z "${XDG_RUNTIME_DIR:-}" ]; then
+  export XDG_RUNTIME_DIR="$(mktemp -d /tmp/daqflow-xdg.XXXXXX)"
+  chmod 0700 "$XDG_RUNTIME_DIR"
+fi
 exec target/release/daqflow run configs/demo.toml "$@"
