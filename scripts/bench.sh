@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds every plugin in release and runs every bench (they load the release .so files):
-#   benches/                framework overhead vs memcpy / memset / GStreamer's queue hop
+#   benches/                framework overhead vs memcpy / memset / GStreamer's queue hop,
+#                           and acquisition throughput with the viewer attached vs without
 #   plugins/hdf5/benches    writer vs raw File::write_all, bslz4 GB/s per core, vs h5py
-#   plugins/viewer/benches  acquisition throughput with the viewer attached vs without
 # Numbers are for people: run on a quiet machine; nothing here asserts on time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,4 +10,3 @@ cd "$(dirname "$0")/.."
 cargo build --release --workspace
 cargo bench -p daqflow-benches "$@"
 cargo bench -p daqflow-plugin-hdf5 --bench write "$@"
-cargo bench -p daqflow-plugin-viewer --bench overhead "$@"

@@ -57,7 +57,7 @@ fn refuses_another_abi_major_naming_both_versions() {
     // proves the versions are checked before calling into the plugin.
     let err = validate_with_plugin(&test_plugin("bad_abi"));
     assert!(
-        err.contains("libdaqflow_testplugin_bad_abi.so: plugin ABI 99.3 is not supported by this daqflow (ABI 1.0); rebuild the plugin against daqflow-sdk"),
+        err.contains("libdaqflow_testplugin_bad_abi.so: plugin ABI 99.3 is not supported by this daqflow (ABI 1.1); rebuild the plugin against daqflow-sdk"),
         "{err}"
     );
 }
@@ -89,7 +89,7 @@ fn plugins_lists_the_search_path_and_reports_broken_candidates() {
         "{out}"
     );
     for needle in [
-        "sim_detector — source v0.1.0 (ABI 1.0",
+        "sim_detector — source v0.1.0 (ABI 1.1",
         "threshold — filter",
         "discard — sink",
         "    width                  integer (uint32) (default 512)",
@@ -114,7 +114,7 @@ fn plugins_json_and_single_plugin() {
     let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
     assert_eq!(v[0]["name"], "sim_detector");
     assert_eq!(v[0]["kind"], "source");
-    assert_eq!(v[0]["abi"], "1.0");
+    assert_eq!(v[0]["abi"], "1.1");
     let settings = v[0]["settings"].as_array().unwrap();
     let rate = settings.iter().find(|s| s["name"] == "rate_hz").unwrap();
     assert_eq!(rate["default"], "100.0");

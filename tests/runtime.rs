@@ -318,6 +318,18 @@ fn stop_after_frames_is_exact_and_report_json_is_complete() {
         u(&r["pool"]["buffers_allocated"]) < 123,
         "buffers are recycled: {r:#}"
     );
+    // The source's acquisition time: within the run, and only for sources.
+    let active = o.node("det")["active_secs"].as_f64().expect("active_secs");
+    assert!(
+        active > 0.0 && active <= r["duration_secs"].as_f64().unwrap(),
+        "{r:#}"
+    );
+    assert!(o.node("out")["active_secs"].is_null(), "{r:#}");
+    assert!(
+        o.stderr.contains("source det: 123 frames in "),
+        "{}",
+        o.stderr
+    );
 }
 
 #[test]
@@ -459,4 +471,79 @@ fn absurd_frame_sizes_are_errors_not_crashes() {
         let err = o.node("c")["error"].as_str().unwrap();
         assert!(err.contains("does not fit in the frame pool"), "{err}");
     }
+}
+
+#[test]
+fn a_rate_limited_latest_input_gets_few_frames_the_newest_last_and_counts_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = dir.path().join("probe.txt");
+    let limited = dir.path().join("limited.txt");
+    let n = 600;
+    let o = run_pipeline(
+        dir.path(),
+        &format!(
+            r#"
+[sources.det]
+plugin = "sim_detector"
+width = 64
+height = 64
+rate_hz = 400
+frames = {n}
+
+[sinks.all]
+plugin = "discard"
+inputs = ["det"]
+
+[sinks.monitor]
+plugin = {probe}
+inputs = ["det"]
+queue = "latest"
+path = {limited}
+max_rate = 10.0
+
+[sinks.lossless]
+plugin = {probe}
+inputs = ["det"]
+path = {lines}
+max_rate = 10.0
+"#,
+            probe = toml_path(&test_plugin("probe")),
+            limited = toml_path(&limited),
+            lines = toml_path(&lines),
+        ),
+        T,
+    );
+    assert_eq!(o.code(), 0, "{}", o.stderr);
+    let secs = o.report.as_ref().unwrap()["duration_secs"]
+        .as_f64()
+        .unwrap();
+    let got = probe_lines(&limited);
+    let e = o.edge("det", "monitor");
+    // At most one frame per 100 ms (plus the first), by construction of the limit.
+    assert!(
+        (got.len() as f64) <= secs * 10.0 + 2.0,
+        "{} frames in {secs} s at max_rate 10: {e}",
+        got.len()
+    );
+    assert!(
+        got.len() < n as usize / 4,
+        "the limit did not thin the input: {}",
+        got.len()
+    );
+    // Not starved either: the newest frame at the end of the stream is always delivered.
+    assert_eq!(got.keys().next_back(), Some(&(n - 1)), "the last frame");
+    assert_eq!(u(&e["received"]), got.len() as u64, "{e}");
+    assert_eq!(u(&e["received"]) + u(&e["dropped"]), n, "{e}");
+    assert_eq!(u(&e["lost"]), 0, "{e}");
+    assert_eq!(u(&o.node("monitor")["counters"]["offered"]), n);
+    // A lossless input is never limited: the call is refused with a warning.
+    assert_eq!(probe_lines(&lines).len(), n as usize);
+    assert_eq!(u(&o.node("lossless")["counters"]["offered"]), n);
+    assert!(
+        o.stderr
+            .contains("input rate limit of 10/s ignored: the node has a lossless (`block`) input"),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(u(&o.node("all")["counters"]["gaps"]), 0);
 }

@@ -44,6 +44,10 @@ pub struct NodeReport {
     pub counters: BTreeMap<String, u64>,
     /// The node's error.
     pub error: Option<String>,
+    /// Sources: seconds from their first `next` call to their end (the acquisition time,
+    /// without the start of other nodes or the drain after it). `None` for other nodes
+    /// and for a source that never ran.
+    pub active_secs: Option<f64>,
 }
 
 /// One lane in the report.
@@ -175,6 +179,17 @@ impl RunReport {
                 n.copies,
                 other.join(" ")
             );
+        }
+        for n in &self.nodes {
+            if let Some(secs) = n.active_secs.filter(|&t| t > 0.0) {
+                let _ = writeln!(
+                    s,
+                    "  source {}: {} frames in {secs:.2} s = {:.0} frames/s",
+                    n.name,
+                    n.frames_out,
+                    n.frames_out as f64 / secs
+                );
+            }
         }
         let _ = writeln!(
             s,

@@ -23,7 +23,7 @@ pub const MAGIC: u64 = u64::from_le_bytes(*b"DAQFLOW1");
 /// Bumped on any incompatible change; the core refuses a plugin with another major.
 pub const ABI_MAJOR: u32 = 1;
 /// Bumped when fields are appended; the core accepts minors up to its own.
-pub const ABI_MINOR: u32 = 0;
+pub const ABI_MINOR: u32 = 1;
 /// The one symbol a plugin library exports: `extern "C" fn() -> *const PluginDescriptor`.
 pub const ENTRY_SYMBOL: &str = "daqflow_plugin_entry";
 
@@ -261,6 +261,15 @@ pub struct HostApi {
     /// Sends a frame downstream; takes ownership of the reference in every case.
     /// `STATUS_ABORTED` when the pipeline aborts (the frame is counted as lost).
     pub emit: unsafe extern "C" fn(node: *mut HostNode, frame: RawFrame) -> i32,
+    // ---- ABI 1.1 ----
+    /// Delivers frames from the node's lossy input lanes (`latest`, `drop_oldest`,
+    /// `drop_newest`) at most `max_per_sec` times a second (≤ 0: no limit); frames that
+    /// arrive in between are replaced or evicted by the lane's policy and counted as its
+    /// drops. No effect on lossless (`block`) or `inline` inputs.
+    pub input_rate_limit: unsafe extern "C" fn(node: *mut HostNode, max_per_sec: f64),
+    /// Frames offered to the node's input lanes so far: delivered, dropped by a lane's
+    /// policy, or lost at abort.
+    pub input_offered: unsafe extern "C" fn(node: *mut HostNode) -> u64,
 }
 
 /// What a frame needs from the pool.

@@ -248,6 +248,40 @@ impl Context {
         unsafe { (self.host.input_lossless)(self.node) != 0 }
     }
 
+    /// Takes frames from this node's lossy input lanes (`latest`, `drop_oldest`,
+    /// `drop_newest`) at most `max_per_sec` times a second; `0.0` removes the limit.
+    ///
+    /// In between, the lane goes on replacing (or evicting) frames as its policy says and
+    /// counts them as its drops, so a fast source never wakes this node's thread more often
+    /// than it asked: a display sink calls this with its display rate. Lossless (`block`)
+    /// and `inline` inputs are never limited (they would slow acquisition down); the call
+    /// is then ignored with a warning. Takes effect from the next frame; any thread.
+    pub fn limit_input_rate(&self, max_per_sec: f64) {
+        if self.host_has(std::mem::offset_of!(HostApi, input_rate_limit)) {
+            // SAFETY: live node; the host has the entry (checked above).
+            unsafe { (self.host.input_rate_limit)(self.node, max_per_sec) }
+        }
+    }
+
+    /// Frames offered to this node's input lanes so far: the ones it got, plus the ones a
+    /// lossy lane replaced before it took them (e.g. a viewer's "frames received" while
+    /// it shows only the newest). Cheap (a few atomic loads); any thread.
+    pub fn input_frames_offered(&self) -> u64 {
+        if self.host_has(std::mem::offset_of!(HostApi, input_offered)) {
+            // SAFETY: live node; the host has the entry (checked above).
+            unsafe { (self.host.input_offered)(self.node) }
+        } else {
+            0
+        }
+    }
+
+    /// True when the host's table includes the entry at `offset` (a core of an older ABI
+    /// minor refuses newer plugins at load, so this holds for any loaded plugin; checked
+    /// anyway so a mismatched table is never read past its end).
+    fn host_has(&self, offset: usize) -> bool {
+        offset < self.host.struct_size
+    }
+
     /// Asks the whole pipeline to stop in order (sources stop, queues drain).
     pub fn request_stop(&self) {
         // SAFETY: live node.

@@ -31,6 +31,10 @@ struct Slot {
 
 struct Node {
     name: String,
+    /// Frames pushed into the plugin (all inputs of a harness are "offered" and delivered).
+    offered: AtomicU64,
+    /// The last `limit_input_rate` value, as f64 bits.
+    rate_limit: AtomicU64,
     stop: AtomicBool,
     emitted: Mutex<Vec<Frame>>,
     counters: Mutex<BTreeMap<String, u64>>,
@@ -208,6 +212,20 @@ unsafe extern "C" fn h_input_lossless(_node: *mut HostNode) -> u32 {
     1
 }
 
+unsafe extern "C" fn h_input_rate_limit(node: *mut HostNode, max_per_sec: f64) {
+    // SAFETY: live node.
+    unsafe { &*(node as *const Node) }
+        .rate_limit
+        .store(max_per_sec.to_bits(), Ordering::Relaxed);
+}
+
+unsafe extern "C" fn h_input_offered(node: *mut HostNode) -> u64 {
+    // SAFETY: live node.
+    unsafe { &*(node as *const Node) }
+        .offered
+        .load(Ordering::Relaxed)
+}
+
 static HOST: HostApi = HostApi {
     struct_size: std::mem::size_of::<HostApi>(),
     log: h_log,
@@ -224,6 +242,8 @@ static HOST: HostApi = HostApi {
     node_name: h_node_name,
     max_log_level: h_max_log_level,
     input_lossless: h_input_lossless,
+    input_rate_limit: h_input_rate_limit,
+    input_offered: h_input_offered,
 };
 
 fn descriptor(entry: EntryFn) -> &'static PluginDescriptor {
@@ -283,6 +303,8 @@ impl Harness {
         let desc = descriptor(entry);
         let node = Box::new(Node {
             name: "node".into(),
+            offered: AtomicU64::new(0),
+            rate_limit: AtomicU64::new(0f64.to_bits()),
             stop: AtomicBool::new(false),
             emitted: Mutex::new(Vec::new()),
             counters: Mutex::new(BTreeMap::new()),
@@ -349,6 +371,7 @@ impl Harness {
     /// Pushes one frame into a filter or sink.
     pub fn push(&mut self, frame: Frame) -> Result<(), String> {
         let f = self.desc.vtable.push.ok_or("not a filter or sink")?;
+        self.node.offered.fetch_add(1, Ordering::Relaxed);
         let mut errors: Vec<SettingsError> = Vec::new();
         // SAFETY: live instance; ownership of the reference passes to the plugin.
         let status = unsafe {
@@ -384,6 +407,19 @@ impl Harness {
     /// A counter the plugin set with `Context::set_counter`.
     pub fn counter(&self, name: &str) -> Option<u64> {
         self.node.counters.lock().unwrap().get(name).copied()
+    }
+
+    /// Counts `n` frames as offered to the plugin's input but replaced by a lossy lane
+    /// before it took them (what [`Context::input_frames_offered`] then reports).
+    ///
+    /// [`Context::input_frames_offered`]: crate::Context::input_frames_offered
+    pub fn offer_dropped(&self, n: u64) {
+        self.node.offered.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// The rate the plugin last asked for with `Context::limit_input_rate` (0: none).
+    pub fn input_rate_limit(&self) -> f64 {
+        f64::from_bits(self.node.rate_limit.load(Ordering::Relaxed))
     }
 
     /// Copies made by copy-on-write (`Frame::into_mut` on a shared frame).

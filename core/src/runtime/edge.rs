@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{
     Receiver, RecvTimeoutError, Select, SendTimeoutError, Sender, TrySendError,
@@ -21,6 +21,8 @@ const POLL: Duration = Duration::from_millis(50);
 /// Counters of one lane.
 #[derive(Default, Debug)]
 pub struct EdgeStats {
+    /// Frames the producer sent into the lane (whatever became of them).
+    pub offered: AtomicU64,
     /// Frames put in the queue.
     pub sent: AtomicU64,
     /// Frames taken out by the consumer.
@@ -103,6 +105,7 @@ impl EdgeTx {
     /// Sends one frame reference according to the lane's policy.
     pub fn send(&self, frame: FrameRef, shared: &Shared) -> Result<(), Aborted> {
         let s = &self.stats;
+        s.offered.fetch_add(1, Ordering::Relaxed);
         if shared.aborting() {
             // Consumers stop taking frames once aborting: a frame queued now would vanish.
             s.lost.fetch_add(1, Ordering::Relaxed);
@@ -196,16 +199,42 @@ pub enum Recv {
 /// All input lanes of a node.
 pub struct Inputs {
     lanes: Vec<EdgeRx>,
+    /// When the last frame was handed out (for [`Inputs::recv`]'s rate limit).
+    last: Option<Instant>,
 }
 
 impl Inputs {
     /// Wraps a node's input lanes.
     pub fn new(lanes: Vec<EdgeRx>) -> Inputs {
-        Inputs { lanes }
+        Inputs { lanes, last: None }
     }
 
-    /// Waits up to the poll interval for a frame from any input.
-    pub fn recv(&mut self) -> Recv {
+    /// Waits up to the poll interval for a frame from any input, handing out at most one
+    /// frame per `min_interval` (zero: no limit). While a limited node waits for its next
+    /// turn it is not registered on its lanes, so producers never wake it: a lossy lane
+    /// keeps replacing its frames meanwhile (the caller only limits lossy inputs).
+    pub fn recv(&mut self, min_interval: Duration) -> Recv {
+        if !min_interval.is_zero()
+            && let Some(last) = self.last
+        {
+            let due = last + min_interval;
+            let now = Instant::now();
+            if now < due {
+                // At most one poll interval, so an abort is still noticed in time.
+                std::thread::sleep((due - now).min(POLL));
+                if Instant::now() < due {
+                    return Recv::Idle;
+                }
+            }
+        }
+        let r = self.recv_now();
+        if matches!(r, Recv::Frame(_)) && !min_interval.is_zero() {
+            self.last = Some(Instant::now());
+        }
+        r
+    }
+
+    fn recv_now(&mut self) -> Recv {
         loop {
             match self.lanes.len() {
                 0 => return Recv::End,

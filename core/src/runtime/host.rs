@@ -84,6 +84,8 @@ pub struct NodeStats {
     pub frames_failed: AtomicU64,
     /// Copy-on-write copies made for this node.
     pub copies: AtomicU64,
+    /// Sources: ns from the first `next` call to the end of the source loop (0: never ran).
+    pub active_ns: AtomicU64,
     /// Plugin-defined counters.
     pub custom: Mutex<BTreeMap<String, u64>>,
     /// The node's error, once it failed.
@@ -122,6 +124,15 @@ pub struct NodeHost {
     pub stats: Arc<NodeStats>,
     /// Every input lane is lossless.
     pub input_lossless: bool,
+    /// The node runs on its producer's thread (fed by an `inline` lane).
+    pub input_inline: bool,
+    /// The node has inputs and every one is a lossy queue (`latest`, `drop_*`): the
+    /// only case where an input rate limit is honoured.
+    pub input_all_lossy: bool,
+    /// Counters of the input lanes (set once the lanes exist).
+    pub input_stats: std::sync::OnceLock<Vec<Arc<super::edge::EdgeStats>>>,
+    /// Least time between two frames taken from lossy inputs, in ns (0: no limit).
+    pub input_min_interval_ns: AtomicU64,
     /// Output lanes; cleared when the node finishes so consumers see the end of stream.
     pub outputs: RwLock<Vec<EdgeTx>>,
 }
@@ -422,6 +433,38 @@ unsafe extern "C" fn host_input_lossless(n: *mut HostNode) -> u32 {
     u32::from(unsafe { node(n) }.input_lossless)
 }
 
+unsafe extern "C" fn host_input_rate_limit(n: *mut HostNode, max_per_sec: f64) {
+    // SAFETY: live node.
+    let n = unsafe { node(n) };
+    let ns = if max_per_sec.is_finite() && max_per_sec > 0.0 {
+        // At least 1 ns: a limit of a billion frames a second or more is no limit.
+        ((1e9 / max_per_sec) as u64).max(1)
+    } else {
+        0
+    };
+    if ns > 0 && !n.input_all_lossy {
+        log::warn!(
+            target: &n.name,
+            "input rate limit of {max_per_sec}/s ignored: {} (a limit would slow \
+             acquisition down); give its inputs `queue = \"latest\"` to limit them",
+            if n.input_inline {
+                "the node is fed by an `inline` lane"
+            } else {
+                "the node has a lossless (`block`) input"
+            }
+        );
+        return;
+    }
+    n.input_min_interval_ns.store(ns, Ordering::Relaxed);
+}
+
+unsafe extern "C" fn host_input_offered(n: *mut HostNode) -> u64 {
+    // SAFETY: live node.
+    unsafe { node(n) }.input_stats.get().map_or(0, |v| {
+        v.iter().map(|s| s.offered.load(Ordering::Relaxed)).sum()
+    })
+}
+
 /// The table every plugin gets.
 pub static HOST_API: HostApi = HostApi {
     struct_size: std::mem::size_of::<HostApi>(),
@@ -439,4 +482,6 @@ pub static HOST_API: HostApi = HostApi {
     node_name: host_node_name,
     max_log_level: host_max_log_level,
     input_lossless: host_input_lossless,
+    input_rate_limit: host_input_rate_limit,
+    input_offered: host_input_offered,
 };

@@ -12,7 +12,7 @@ pub mod pool;
 use std::ffi::c_void;
 use std::io::{IsTerminal, Write as _};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -299,6 +299,19 @@ pub fn run(v: &Validated, control: &RunControl, opts: &RunOptions) -> RunReport 
                     .iter()
                     .filter(|e| e.to == i)
                     .all(|e| e.policy.is_lossless()),
+                input_inline: v
+                    .graph
+                    .edges
+                    .iter()
+                    .any(|e| e.to == i && e.policy.when_full == WhenFull::Inline),
+                input_all_lossy: v.graph.edges.iter().any(|e| e.to == i)
+                    && v.graph
+                        .edges
+                        .iter()
+                        .filter(|e| e.to == i)
+                        .all(|e| !e.policy.is_lossless()),
+                input_stats: std::sync::OnceLock::new(),
+                input_min_interval_ns: AtomicU64::new(0),
                 name: node.name.clone(),
                 kind: node.kind,
                 shared: shared.clone(),
@@ -310,19 +323,15 @@ pub fn run(v: &Validated, control: &RunControl, opts: &RunOptions) -> RunReport 
     // Nodes fed by an `inline` lane run on their producer's thread.
     let inline: Vec<Option<Arc<InlineNode>>> = (0..n)
         .map(|i| {
-            v.graph
-                .edges
-                .iter()
-                .any(|e| e.to == i && e.policy.when_full == WhenFull::Inline)
-                .then(|| {
-                    Arc::new(InlineNode {
-                        host: hosts[i].clone(),
-                        inst: std::sync::Mutex::new(None),
-                        healthy: std::sync::atomic::AtomicBool::new(false),
-                        started: std::sync::atomic::AtomicBool::new(false),
-                        finished: std::sync::atomic::AtomicBool::new(false),
-                    })
+            hosts[i].input_inline.then(|| {
+                Arc::new(InlineNode {
+                    host: hosts[i].clone(),
+                    inst: std::sync::Mutex::new(None),
+                    healthy: std::sync::atomic::AtomicBool::new(false),
+                    started: std::sync::atomic::AtomicBool::new(false),
+                    finished: std::sync::atomic::AtomicBool::new(false),
                 })
+            })
         })
         .collect();
 
@@ -363,6 +372,15 @@ pub fn run(v: &Validated, control: &RunControl, opts: &RunOptions) -> RunReport 
             last.slot = outs.len();
         }
         outs.push(tx);
+    }
+
+    for (i, host) in hosts.iter().enumerate() {
+        let stats = live_edges
+            .iter()
+            .filter(|e| e.to == i)
+            .map(|e| e.stats.clone())
+            .collect();
+        let _ = host.input_stats.set(stats);
     }
 
     // Create every instance first: a settings problem fails the run before anything starts.
@@ -648,6 +666,10 @@ pub fn run(v: &Validated, control: &RunControl, opts: &RunOptions) -> RunReport 
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .clone(),
+                active_secs: match h.stats.active_ns.load(Ordering::Relaxed) {
+                    0 => None,
+                    ns => Some(ns as f64 * 1e-9),
+                },
             })
             .collect(),
         edges: v
@@ -716,6 +738,7 @@ fn node_thread(
     match host.kind {
         NodeKind::Source if healthy => {
             let next = vt.next.expect("checked at load: sources have next");
+            let began = Instant::now();
             loop {
                 if host.shared.stopping() {
                     break;
@@ -736,10 +759,14 @@ fn node_thread(
                     }
                 }
             }
+            let ns = u64::try_from(began.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            host.stats.active_ns.store(ns.max(1), Ordering::Relaxed);
         }
         NodeKind::Source => {}
         NodeKind::Filter | NodeKind::Sink => loop {
-            match inputs.recv() {
+            let min_interval =
+                Duration::from_nanos(host.input_min_interval_ns.load(Ordering::Relaxed));
+            match inputs.recv(min_interval) {
                 Recv::Frame(f) => {
                     host.stats.frames_in.fetch_add(1, Ordering::Relaxed);
                     if !healthy || host.shared.aborting() {

@@ -1,8 +1,11 @@
 //! The `viewer` sink: `consume` swaps the newest frame into a one-frame slot and returns
 //! (it never waits on drawing); a render thread owned by the node takes frames from the
-//! slot and shows them in a window or renders PNG snapshots headless.
+//! slot and shows them in a window or renders PNG snapshots headless. On a lossy input
+//! (the default `latest` lane) the viewer asks the core for at most two frames per repaint
+//! (`Context::limit_input_rate`), so acquisition at kHz rates does not wake it per frame.
 //!
-//! Counters in the run report: `frames_received`, `frames_displayed`,
+//! Counters in the run report: `frames_received` (offered to the viewer by its lane,
+//! including the ones the lane replaced), `frames_displayed`,
 //! `frames_dropped_for_display` (received but replaced by a newer frame before being
 //! drawn — by design, not a loss), `snapshots_written`, `frames_unshowable`.
 
@@ -39,6 +42,9 @@ pub struct Viewer {
     running: Option<Running>,
     counters_at: Instant,
 }
+
+/// Frames taken from a lossy input lane per repaint at most (see `start`).
+const INPUT_RATE_PER_REPAINT: f64 = 2.0;
 
 /// How often `consume` refreshes the `frames_received` counter.
 const COUNTER_INTERVAL: Duration = Duration::from_millis(100);
@@ -155,6 +161,13 @@ impl Sink for Viewer {
     }
 
     fn start(&mut self, ctx: &Context) -> Result<(), PluginError> {
+        if !ctx.input_is_lossless() {
+            // Nothing is drawn faster than `max_fps`: the core need not wake this node for
+            // each of thousands of frames a second (on a `latest` lane, the newest frame
+            // is kept meanwhile). Twice the display rate keeps each repaint within half a
+            // repaint interval of the newest frame.
+            ctx.limit_input_rate(INPUT_RATE_PER_REPAINT * self.settings.max_fps);
+        }
         match self.settings.mode {
             Mode::Headless => {
                 let gpu = Gpu::headless()
@@ -205,6 +218,12 @@ impl Sink for Viewer {
         } else {
             self.shared.publish(frame);
         }
+        // Frames the lane replaced before this node took them count as received (and as
+        // dropped for display): the core offered them to the viewer.
+        self.shared
+            .stats
+            .received
+            .fetch_max(ctx.input_frames_offered(), Ordering::Relaxed);
         // The core's counter call allocates and locks: a few times a second is live enough.
         if self.counters_at.elapsed() >= COUNTER_INTERVAL {
             self.counters_at = Instant::now();
@@ -228,6 +247,10 @@ impl Sink for Viewer {
                 .map_err(|e| PluginError::new(format!("viewer: {e}"))),
             None => Ok(()),
         };
+        self.shared
+            .stats
+            .received
+            .fetch_max(ctx.input_frames_offered(), Ordering::Relaxed);
         publish_counters(ctx, &self.shared);
         result
     }

@@ -97,6 +97,38 @@ impl RateMeter {
     }
 }
 
+/// Where the histogram was drawn: its plot area (points) and the pixel values at its left
+/// and right edges. Lets tests (and tools) aim at the contrast handles.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HistogramAxis {
+    /// The plot area, without the colour bar.
+    pub plot: Rect,
+    /// Value at `plot.min.x`.
+    pub low: f64,
+    /// Value at `plot.max.x`.
+    pub high: f64,
+}
+
+impl HistogramAxis {
+    /// The x coordinate of value `v`.
+    pub fn x_of(&self, v: f64) -> f32 {
+        self.plot.min.x + ((v - self.low) / (self.high - self.low)) as f32 * self.plot.width()
+    }
+
+    /// The value at x coordinate `x` (clamped to the plot).
+    pub fn value_at(&self, x: f32) -> f64 {
+        let x = x.clamp(self.plot.min.x, self.plot.max.x);
+        self.low + f64::from((x - self.plot.min.x) / self.plot.width()) * (self.high - self.low)
+    }
+}
+
+/// One of the histogram's two contrast handles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Handle {
+    Low,
+    High,
+}
+
 /// The frame being shown and what was computed from it.
 struct Shown<F> {
     frame: F,
@@ -127,6 +159,10 @@ pub struct ViewerUi<F> {
     readout_pos: Option<(u32, u32)>,
     /// Size of the image area in physical pixels at the last pass.
     area_px: (u32, u32),
+    /// The histogram's plot area and the value range it spans, at the last pass.
+    histogram_axis: Option<HistogramAxis>,
+    /// The contrast handle being dragged.
+    dragged_handle: Option<Handle>,
     /// Show rates and latency (tests turn them off for reproducible snapshots).
     pub show_timing: bool,
     on_display: OnDisplay<F>,
@@ -156,6 +192,8 @@ impl<F: ViewFrame + Clone> ViewerUi<F> {
             displayed_rate: RateMeter::new(),
             readout_pos: None,
             area_px: (800, 600),
+            histogram_axis: None,
+            dragged_handle: None,
             show_timing: true,
             on_display,
         }
@@ -176,6 +214,11 @@ impl<F: ViewFrame + Clone> ViewerUi<F> {
         let (x, y) = self.readout_pos?;
         let v = self.shown.as_ref()?.frame.image().ok()?.value(x, y)?;
         Some((x, y, v))
+    }
+
+    /// Where the histogram was drawn at the last pass.
+    pub fn histogram_axis(&self) -> Option<HistogramAxis> {
+        self.histogram_axis
     }
 
     /// Current zoom/pan (physical pixels of the image area).
@@ -387,7 +430,10 @@ impl<F: ViewFrame + Clone> ViewerUi<F> {
                 changed = true;
             }
         });
-        if self.view.contrast == ContrastMode::Percentile {
+        // Always laid out (greyed out unless in percentile mode): the histogram below must
+        // not jump while the user drags one of its handles (which switches to manual).
+        let percentile = self.view.contrast == ContrastMode::Percentile;
+        ui.add_enabled_ui(percentile, |ui| {
             ui.horizontal(|ui| {
                 let (lo, hi) = &mut self.view.percentiles;
                 let l = ui.label("from");
@@ -414,7 +460,7 @@ impl<F: ViewFrame + Clone> ViewerUi<F> {
                     *hi = (*lo + 0.1).min(100.0);
                 }
             });
-        }
+        });
         ui.horizontal(|ui| {
             let (mut lo, mut hi) = (self.mapping.low, self.mapping.high);
             let speed = ((hi - lo).abs() / 500.0).max(1e-6);
@@ -458,11 +504,15 @@ impl<F: ViewFrame + Clone> ViewerUi<F> {
             hist.max.max(self.mapping.high),
         );
         let span = if hi_v > lo_v { hi_v - lo_v } else { 1.0 };
-        let (response, painter) = ui.allocate_painter(
-            Vec2::new(ui.available_width(), 110.0),
+        let (rect, _) =
+            ui.allocate_exact_size(Vec2::new(ui.available_width(), 110.0), Sense::hover());
+        // A fixed id, so a drag survives any change of the widgets around it.
+        let response = ui.interact(
+            rect,
+            ui.make_persistent_id("histogram"),
             Sense::click_and_drag(),
         );
-        let rect = response.rect;
+        let painter = ui.painter_at(rect);
         let plot = Rect::from_min_max(rect.min, Pos2::new(rect.max.x, rect.max.y - 14.0));
         painter.rect_filled(rect, 2.0, Color32::from_gray(20));
         let n = (plot.width() / 2.0).max(1.0) as usize;
@@ -482,8 +532,13 @@ impl<F: ViewFrame + Clone> ViewerUi<F> {
                 Color32::from_gray(170),
             );
         }
-        let to_x = |v: f64| plot.min.x + ((v - lo_v) / span) as f32 * plot.width();
-        let from_x = |x: f32| lo_v + f64::from((x - plot.min.x) / plot.width()) * span;
+        let axis = HistogramAxis {
+            plot,
+            low: lo_v,
+            high: lo_v + span,
+        };
+        self.histogram_axis = Some(axis);
+        let to_x = |v: f64| axis.x_of(v);
         let (xl, xh) = (to_x(self.mapping.low), to_x(self.mapping.high));
         // Colour bar under the plot, spanning the window.
         let lut = self.view.colormap.lut();
@@ -515,15 +570,27 @@ impl<F: ViewFrame + Clone> ViewerUi<F> {
             );
         }
         let mut changed = false;
+        if response.drag_started() {
+            // The handle nearest to where the button went down moves for the whole drag.
+            let origin = ui
+                .input(|i| i.pointer.press_origin())
+                .or(response.interact_pointer_pos());
+            self.dragged_handle = origin.map(|p| {
+                if (p.x - xl).abs() <= (p.x - xh).abs() {
+                    Handle::Low
+                } else {
+                    Handle::High
+                }
+            });
+        }
         if response.dragged()
-            && let Some(p) = response.interact_pointer_pos()
+            && let (Some(p), Some(handle)) = (response.interact_pointer_pos(), self.dragged_handle)
         {
-            let v = from_x(p.x.clamp(plot.min.x, plot.max.x));
+            let v = axis.value_at(p.x);
             let (mut lo, mut hi) = (self.mapping.low, self.mapping.high);
-            if (p.x - xl).abs() <= (p.x - xh).abs() {
-                lo = v.min(hi);
-            } else {
-                hi = v.max(lo);
+            match handle {
+                Handle::Low => lo = v.min(hi),
+                Handle::High => hi = v.max(lo),
             }
             if s.pixel_type != PixelType::F32 {
                 (lo, hi) = (lo.round(), hi.round());

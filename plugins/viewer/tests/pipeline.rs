@@ -119,7 +119,23 @@ fn full_rate_into_headless_viewer_and_discard() {
     );
     let lane = o.edge("det", "view");
     assert_eq!(lane["policy"], "latest", "{lane}");
-    assert_eq!(counter(&o, "view", "frames_received"), viewer_in);
+    // Every frame was offered to the viewer; its lane replaced the ones it did not take.
+    assert_eq!(counter(&o, "view", "frames_received"), frames);
+    assert_eq!(lane["received"], viewer_in, "{lane}");
+    assert_eq!(
+        viewer_in + lane["dropped"].as_u64().unwrap(),
+        frames,
+        "{lane}"
+    );
+    // The viewer asked for at most two frames per repaint (2 × max_fps = 120/s): the
+    // core never woke it for each of the thousands of frames a second.
+    let secs = o.report.as_ref().unwrap()["duration_secs"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        viewer_in as f64 <= 120.0 * secs + 2.0,
+        "viewer took {viewer_in} frames in {secs} s"
+    );
     assert!(counter(&o, "view", "frames_displayed") >= 1);
     assert!(counter(&o, "view", "snapshots_written") >= 1);
     let png = RgbaImage::read_png(&dir.join("view.png")).unwrap();

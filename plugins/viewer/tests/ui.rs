@@ -147,3 +147,58 @@ fn wheel_zooms_drag_pans_and_hover_reads_pixels() {
     h.run();
     assert_eq!(h.state().transform(), fit);
 }
+
+#[test]
+fn dragging_the_histogram_handles_sets_a_manual_window() {
+    let view = ViewState::from_settings(&Settings::default());
+    let Some((mut h, shared)) = harness(view) else {
+        return;
+    };
+    shared.publish(frame(test_image(), 1));
+    h.run();
+    let before = h.state().mapping();
+    let axis = h.state().histogram_axis().expect("a histogram is drawn");
+    // One histogram point is this many pixel values: the precision of a drag.
+    let step = (axis.high - axis.low) / f64::from(axis.plot.width());
+    let y = axis.plot.center().y;
+    let drag = |h: &mut UiHarness, from: f32, to: f32| {
+        h.drag_at(egui::Pos2::new(from, y));
+        h.run();
+        for i in 1..=4 {
+            let x = from + (to - from) * i as f32 / 4.0;
+            h.hover_at(egui::Pos2::new(x, y));
+            h.run();
+        }
+        h.drop_at(egui::Pos2::new(to, y));
+        h.run();
+    };
+
+    // The low handle, dragged right to 1000.
+    drag(&mut h, axis.x_of(before.low), axis.x_of(1000.0));
+    assert_eq!(h.state().view.contrast, ContrastMode::Manual);
+    let m = h.state().mapping();
+    assert!(
+        (m.low - 1000.0).abs() <= step + 1.0,
+        "low {} vs 1000",
+        m.low
+    );
+    assert_eq!(m.high, before.high, "the high handle did not move");
+    assert_eq!(h.state().view.manual, Some((m.low, m.high)));
+
+    // The high handle, dragged left to 3000.
+    let axis = h.state().histogram_axis().unwrap();
+    drag(&mut h, axis.x_of(m.high), axis.x_of(3000.0));
+    let m2 = h.state().mapping();
+    assert!(
+        (m2.high - 3000.0).abs() <= step + 1.0,
+        "high {} vs 3000",
+        m2.high
+    );
+    assert_eq!(m2.low, m.low, "the low handle did not move");
+    assert_eq!(m2.low.fract(), 0.0, "integer frames get integer levels");
+    // The shown image follows the window: a snapshot of the UI with both handles moved.
+    h.snapshot_options(
+        "ui_manual_handles",
+        &SnapshotOptions::new().threshold(2.0).max_failed_pixels(200),
+    );
+}

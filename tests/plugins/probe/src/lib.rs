@@ -1,7 +1,8 @@
 //! `probe`: a sink that records, for every frame, its number, payload address and a
 //! checksum, and writes them to `path` at stop (one line per frame). With `hold_all`, it
 //! keeps every frame alive until stop, so frames stay shared with other consumers, and
-//! re-checks at stop that nobody changed a frame it holds.
+//! re-checks at stop that nobody changed a frame it holds. With `max_rate`, it asks the core
+//! to limit its input rate, and reports the frames offered to it as counter `offered`.
 
 use std::io::Write;
 
@@ -16,6 +17,9 @@ pub struct Settings {
     /// Keep every frame until stop (makes fan-out frames stay shared).
     #[serde(default)]
     pub hold_all: bool,
+    /// Asks the core for at most this many frames a second (`Context::limit_input_rate`).
+    #[serde(default)]
+    pub max_rate: f64,
 }
 
 impl PluginSettings for Settings {}
@@ -44,6 +48,13 @@ impl Sink for Probe {
         })
     }
 
+    fn start(&mut self, ctx: &Context) -> Result<(), PluginError> {
+        if self.settings.max_rate > 0.0 {
+            ctx.limit_input_rate(self.settings.max_rate);
+        }
+        Ok(())
+    }
+
     fn consume(&mut self, frame: Frame, _ctx: &Context) -> Result<(), PluginError> {
         self.lines.push((
             frame.frame_number(),
@@ -56,7 +67,8 @@ impl Sink for Probe {
         Ok(())
     }
 
-    fn stop(&mut self, _ctx: &Context) -> Result<(), PluginError> {
+    fn stop(&mut self, ctx: &Context) -> Result<(), PluginError> {
+        ctx.set_counter("offered", ctx.input_frames_offered());
         for (f, line) in self.held.iter().zip(&self.lines) {
             if checksum(f.bytes()) != line.2 {
                 return Err(PluginError::new(format!(
