@@ -132,6 +132,15 @@ impl Viewer {
         Ok(())
     }
 
+    /// Frames the lane replaced before this node took them count as received (and as
+    /// dropped for display): the core offered them to the viewer.
+    fn count_offered(&self, ctx: &Context) {
+        self.shared
+            .stats
+            .received
+            .fetch_max(ctx.input_frames_offered(), Ordering::Relaxed);
+    }
+
     fn snapshot_target(&self, ctx: &Context) -> String {
         let s = &self.settings;
         let when = match (s.snapshot_every_frames, s.snapshot_on_stop) {
@@ -218,12 +227,7 @@ impl Sink for Viewer {
         } else {
             self.shared.publish(frame);
         }
-        // Frames the lane replaced before this node took them count as received (and as
-        // dropped for display): the core offered them to the viewer.
-        self.shared
-            .stats
-            .received
-            .fetch_max(ctx.input_frames_offered(), Ordering::Relaxed);
+        self.count_offered(ctx);
         // The core's counter call allocates and locks: a few times a second is live enough.
         if self.counters_at.elapsed() >= COUNTER_INTERVAL {
             self.counters_at = Instant::now();
@@ -247,10 +251,7 @@ impl Sink for Viewer {
                 .map_err(|e| PluginError::new(format!("viewer: {e}"))),
             None => Ok(()),
         };
-        self.shared
-            .stats
-            .received
-            .fetch_max(ctx.input_frames_offered(), Ordering::Relaxed);
+        self.count_offered(ctx);
         publish_counters(ctx, &self.shared);
         result
     }
