@@ -291,13 +291,16 @@ impl Pool {
         let wait_start = Instant::now();
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let slot = loop {
-            // A free buffer of a fitting size (not more than twice the need).
+            // The most recently freed buffer of a fitting size (not more than twice the
+            // need): its pages are the likeliest to still be in the CPU's caches, so a
+            // steady pipeline keeps reusing a few warm buffers instead of cycling through
+            // all of them.
             if let Some(i) = st
                 .free
                 .iter()
-                .position(|s| s.capacity() >= need && s.capacity() <= need.saturating_mul(2))
+                .rposition(|s| s.capacity() >= need && s.capacity() <= need.saturating_mul(2))
             {
-                break st.free.swap_remove(i);
+                break st.free.remove(i);
             }
             if st.allocated + need <= self.budget {
                 st.allocated += need;

@@ -1,5 +1,6 @@
-//! Headless mode: the render thread without a window. It looks at the counters
-//! `max_fps` times a second (it is not woken per frame) and, when a snapshot is due
+//! Headless mode: the render thread without a window. With `snapshot_every_frames = 0` it
+//! sleeps until the sink stops; otherwise it looks at the counters `max_fps` times a
+//! second (it is not woken per frame) and, when a snapshot is due
 //! (`snapshot_every_frames`), takes the newest frame from the slot and renders it
 //! offscreen to a PNG; at stop it renders the last frame (`snapshot_on_stop`). Between
 //! snapshots it does no work at all, so a headless viewer costs acquisition only the slot
@@ -14,7 +15,7 @@ use crate::config::Settings;
 use crate::contrast::Histogram;
 use crate::error::ViewerError;
 use crate::render::{DrawParams, Gpu, OffscreenRenderer, RgbaImage, ViewTransform};
-use crate::view::{Shared, ViewFrame, ViewState};
+use crate::view::{FrameDecoder, Shared, Showable, ViewFrame, ViewState};
 
 /// Renders frames to PNG files with the node's settings.
 #[derive(Debug)]
@@ -23,6 +24,7 @@ pub struct SnapshotWriter {
     settings: Settings,
     node: String,
     view: ViewState,
+    decoder: FrameDecoder,
 }
 
 impl SnapshotWriter {
@@ -34,13 +36,15 @@ impl SnapshotWriter {
             settings,
             node: node.to_owned(),
             view,
+            decoder: FrameDecoder::default(),
         }
     }
 
-    /// Renders `frame` with the configured colormap and contrast, scaled down to fit
-    /// `snapshot_max_px` (1:1 when smaller).
-    pub fn render<F: ViewFrame>(&mut self, frame: &F) -> Result<RgbaImage, ViewerError> {
-        let image = frame.image()?;
+    /// Renders `frame` (decoded first if compressed) with the configured colormap and
+    /// contrast, scaled down to fit `snapshot_max_px` (1:1 when smaller).
+    pub fn render<F: ViewFrame + Clone>(&mut self, frame: &F) -> Result<RgbaImage, ViewerError> {
+        let shown = Showable::new(frame.clone(), &mut self.decoder)?;
+        let image = shown.image()?;
         let hist = Histogram::of(&image);
         let mapping = self.view.mapping(&image, &hist);
         let (w, h) = (image.width(), image.height());
@@ -69,7 +73,7 @@ impl SnapshotWriter {
     }
 
     /// Renders `frame` and writes it to the snapshot path; returns the path.
-    pub fn write<F: ViewFrame>(&mut self, frame: &F) -> Result<PathBuf, ViewerError> {
+    pub fn write<F: ViewFrame + Clone>(&mut self, frame: &F) -> Result<PathBuf, ViewerError> {
         let picture = self.render(frame)?;
         let path = self
             .settings
@@ -81,7 +85,7 @@ impl SnapshotWriter {
 
 /// The headless render loop; returns when the slot is closed (the sink's `stop`).
 /// `on_display` is called after every snapshot (the sink updates its counters there).
-pub fn run<F: ViewFrame>(
+pub fn run<F: ViewFrame + Clone>(
     shared: Arc<Shared<F>>,
     mut writer: Option<SnapshotWriter>,
     settings: &Settings,
@@ -97,6 +101,12 @@ pub fn run<F: ViewFrame>(
     // Stop is noticed within one poll; snapshots are at most max_fps a second anyway.
     let poll = min_interval.clamp(Duration::from_millis(5), Duration::from_millis(50));
     while !shared.slot.is_closed() {
+        if every == 0 {
+            // Only the last frame is drawn (at stop): sleep until then, woken by nothing
+            // else — not by frames, not by a poll timer.
+            shared.slot.wait_closed(Duration::from_secs(3600));
+            continue;
+        }
         std::thread::sleep(poll);
         let received = shared.stats.received.load(Ordering::Relaxed);
         let due = every > 0
@@ -123,7 +133,7 @@ pub fn run<F: ViewFrame>(
                     shared.stats.displayed.fetch_add(1, Ordering::Relaxed);
                     on_display(&shared);
                 }
-                // One bad frame (e.g. compressed) must not flood the log or stop the viewer.
+                // One bad frame (e.g. a corrupt chunk) must not flood the log or stop the viewer.
                 Err(e) => {
                     shared.stats.unshowable.fetch_add(1, Ordering::Relaxed);
                     if !first_error_logged {
@@ -141,14 +151,27 @@ pub fn run<F: ViewFrame>(
         && let (Some(w), Some(frame)) = (writer.as_mut(), last.as_ref())
         && last_written != Some(frame.frame_number())
     {
-        let path = w.write(frame)?;
-        log::info!(
-            "viewer: snapshot of the last frame ({}) written to {}",
-            frame.frame_number(),
-            path.display()
-        );
-        shared.stats.snapshots.fetch_add(1, Ordering::Relaxed);
-        shared.stats.displayed.fetch_add(1, Ordering::Relaxed);
+        match w.write(frame) {
+            Ok(path) => {
+                log::info!(
+                    "viewer: snapshot of the last frame ({}) written to {}",
+                    frame.frame_number(),
+                    path.display()
+                );
+                shared.stats.snapshots.fetch_add(1, Ordering::Relaxed);
+                shared.stats.displayed.fetch_add(1, Ordering::Relaxed);
+            }
+            // A frame that cannot be shown is the viewer's problem, not the run's: counted.
+            Err(ViewerError::BadImage(e)) => {
+                shared.stats.unshowable.fetch_add(1, Ordering::Relaxed);
+                log::warn!(
+                    "viewer: no snapshot of the last frame (frame {}): {e}",
+                    frame.frame_number()
+                );
+            }
+            // The snapshot file could not be written: the user asked for it, so say so.
+            Err(e) => return Err(e),
+        }
         on_display(&shared);
     }
     Ok(())

@@ -9,8 +9,8 @@
 //! `frames_dropped_for_display` (received but replaced by a newer frame before being
 //! drawn — by design, not a loss), `snapshots_written`, `frames_unshowable`.
 
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -45,6 +45,11 @@ pub struct Viewer {
 
 /// Frames taken from a lossy input lane per repaint at most (see `start`).
 const INPUT_RATE_PER_REPAINT: f64 = 2.0;
+
+/// Frames a second taken from a lossy lane when nothing is drawn before the end (headless
+/// with `snapshot_every_frames = 0`, or no adapter): the slot stays fresh for the last
+/// snapshot and the counters live, at a few wake-ups a second.
+const IDLE_INPUT_RATE: f64 = 10.0;
 
 /// How often `consume` refreshes the `frames_received` counter.
 const COUNTER_INTERVAL: Duration = Duration::from_millis(100);
@@ -109,6 +114,7 @@ impl Viewer {
     }
 
     fn start_window(&mut self, ctx: &Context) -> Result<(), ViewerError> {
+        claim_window(ctx.node_name())?;
         let close_ctx = ctx.clone();
         let stops_pipeline = self.settings.close_stops_pipeline;
         let on_user_close: Box<dyn FnOnce() + Send> = Box::new(move || {
@@ -129,6 +135,9 @@ impl Viewer {
         )?;
         self.thread = Some(handle.thread);
         self.running = Some(Running::Window);
+        // Nothing is drawn faster than the repaint cap, lower on a CPU adapter.
+        let cpu = handle.adapter.device_type == wgpu::DeviceType::Cpu;
+        limit_input(ctx, INPUT_RATE_PER_REPAINT * self.settings.fps_cap(cpu));
         Ok(())
     }
 
@@ -153,30 +162,8 @@ impl Viewer {
             s.snapshot_file(ctx.node_name(), 0).display()
         )
     }
-}
 
-impl Sink for Viewer {
-    type Settings = Settings;
-    const INPUT: InputLane = InputLane::PrefersLatest;
-
-    fn create(settings: Settings, _ctx: &Context) -> Result<Self, PluginError> {
-        Ok(Self {
-            settings,
-            shared: Arc::new(Shared::default()),
-            thread: None,
-            running: None,
-            counters_at: Instant::now(),
-        })
-    }
-
-    fn start(&mut self, ctx: &Context) -> Result<(), PluginError> {
-        if !ctx.input_is_lossless() {
-            // Nothing is drawn faster than `max_fps`: the core need not wake this node for
-            // each of thousands of frames a second (on a `latest` lane, the newest frame
-            // is kept meanwhile). Twice the display rate keeps each repaint within half a
-            // repaint interval of the newest frame.
-            ctx.limit_input_rate(INPUT_RATE_PER_REPAINT * self.settings.max_fps);
-        }
+    fn start_mode(&mut self, ctx: &Context) -> Result<(), PluginError> {
         match self.settings.mode {
             Mode::Headless => {
                 let gpu = Gpu::headless()
@@ -217,6 +204,37 @@ impl Sink for Viewer {
             }
         }
     }
+}
+
+impl Sink for Viewer {
+    type Settings = Settings;
+    const INPUT: InputLane = InputLane::PrefersLatest;
+
+    fn create(settings: Settings, _ctx: &Context) -> Result<Self, PluginError> {
+        Ok(Self {
+            settings,
+            shared: Arc::new(Shared::default()),
+            thread: None,
+            running: None,
+            counters_at: Instant::now(),
+        })
+    }
+
+    fn start(&mut self, ctx: &Context) -> Result<(), PluginError> {
+        // Nothing is drawn faster than `max_fps`: the core need not wake this node for
+        // each of thousands of frames a second (on a `latest` lane, the newest frame is
+        // kept meanwhile). Twice the display rate keeps each repaint within half a repaint
+        // interval of the newest frame. Refined below once the mode is known.
+        limit_input(ctx, INPUT_RATE_PER_REPAINT * self.settings.max_fps);
+        let result = self.start_mode(ctx);
+        match self.running {
+            Some(Running::Window) => {}
+            Some(Running::Headless) if self.settings.snapshot_every_frames > 0 => {}
+            Some(Running::Headless | Running::CountOnly) => limit_input(ctx, IDLE_INPUT_RATE),
+            None => {}
+        }
+        result
+    }
 
     fn consume(&mut self, frame: Frame, ctx: &Context) -> Result<(), PluginError> {
         if self.shared.stats.window_closed.load(Ordering::Acquire) {
@@ -254,5 +272,32 @@ impl Sink for Viewer {
         self.count_offered(ctx);
         publish_counters(ctx, &self.shared);
         result
+    }
+}
+
+/// The node whose viewer tried to open this process's window: winit creates one event loop
+/// per process, ever (even a failed attempt uses it up).
+static WINDOW_OWNER: Mutex<Option<String>> = Mutex::new(None);
+
+/// Claims the process's one window for `node`, or says which node has it.
+fn claim_window(node: &str) -> Result<(), ViewerError> {
+    let mut owner = WINDOW_OWNER.lock().unwrap_or_else(PoisonError::into_inner);
+    match owner.as_deref() {
+        Some(other) => Err(ViewerError::Window(format!(
+            "viewer '{other}' already has this process's window (one window per process): \
+             set mode = \"headless\" on all viewers but one, or run them in separate pipelines"
+        ))),
+        None => {
+            *owner = Some(node.to_owned());
+            Ok(())
+        }
+    }
+}
+
+/// Limits a lossy input (the `latest` default) to `hz` frames a second; lossless inputs
+/// are never limited.
+fn limit_input(ctx: &Context, hz: f64) {
+    if !ctx.input_is_lossless() {
+        ctx.limit_input_rate(hz);
     }
 }

@@ -13,6 +13,8 @@ use std::time::Duration;
 pub struct LatestSlot<T> {
     state: Mutex<SlotState<T>>,
     ready: Condvar,
+    /// Signalled only by `close` (waiters on it are never woken per frame).
+    closed: Condvar,
 }
 
 #[derive(Debug)]
@@ -40,6 +42,7 @@ impl<T> LatestSlot<T> {
                 waiters: 0,
             }),
             ready: Condvar::new(),
+            closed: Condvar::new(),
         }
     }
 
@@ -88,6 +91,18 @@ impl<T> LatestSlot<T> {
     pub fn close(&self) {
         self.lock().closed = true;
         self.ready.notify_all();
+        self.closed.notify_all();
+    }
+
+    /// Waits up to `timeout` for [`close`](Self::close), without being woken by
+    /// `publish`; true once closed.
+    pub fn wait_closed(&self, timeout: Duration) -> bool {
+        let guard = self.lock();
+        let (guard, _) = self
+            .closed
+            .wait_timeout_while(guard, timeout, |s| !s.closed)
+            .unwrap_or_else(PoisonError::into_inner);
+        guard.closed
     }
 
     /// True once [`close`](Self::close) was called.
@@ -125,6 +140,25 @@ mod tests {
         slot.close();
         assert_eq!(t.join().unwrap(), None);
         assert!(slot.is_closed());
+    }
+
+    #[test]
+    fn wait_closed_sleeps_through_publishes() {
+        let slot = Arc::new(LatestSlot::new());
+        assert!(!slot.wait_closed(Duration::from_millis(1)));
+        let s = slot.clone();
+        let t = std::thread::spawn(move || s.wait_closed(Duration::from_secs(30)));
+        for i in 0..1000 {
+            slot.publish(i);
+        }
+        assert!(!t.is_finished(), "publish woke a close waiter for good");
+        slot.close();
+        assert!(t.join().unwrap());
+        assert_eq!(
+            slot.try_take(),
+            Some(999),
+            "the newest value survives close"
+        );
     }
 
     #[test]

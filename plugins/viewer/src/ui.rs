@@ -17,7 +17,7 @@ use crate::colormap::{Colormap, Mapping, Scale};
 use crate::contrast::{ContrastMode, Histogram};
 use crate::image::PixelType;
 use crate::render::{DrawParams, ImageRenderer, ViewTransform};
-use crate::view::{OnDisplay, Shared, ViewFrame, ViewState};
+use crate::view::{FrameDecoder, OnDisplay, Shared, Showable, ViewFrame, ViewState};
 
 /// Puts the image renderer into egui-wgpu's callback resources (once per render state).
 pub fn install_renderer(render_state: &egui_wgpu::RenderState) {
@@ -33,7 +33,7 @@ pub fn install_renderer(render_state: &egui_wgpu::RenderState) {
 /// one triangle in `paint`.
 struct ImageCallback<F> {
     /// The frame on screen (a reference-counted handle, not a copy) and its tag.
-    frame: Mutex<F>,
+    frame: Mutex<Showable<F>>,
     tag: u64,
     params: DrawParams,
 }
@@ -131,7 +131,7 @@ enum Handle {
 
 /// The frame being shown and what was computed from it.
 struct Shown<F> {
-    frame: F,
+    frame: Showable<F>,
     hist: Histogram,
     width: u32,
     height: u32,
@@ -144,6 +144,8 @@ pub struct ViewerUi<F> {
     /// Display choices (colormap, contrast...). Public for tests.
     pub view: ViewState,
     shown: Option<Shown<F>>,
+    /// Decodes compressed frames (into reused buffers).
+    decoder: FrameDecoder,
     /// Counts displayed frames: the tag of the frame on screen.
     generation: u64,
     /// Current contrast window.
@@ -181,6 +183,7 @@ impl<F: ViewFrame + Clone> ViewerUi<F> {
             shared,
             view,
             shown: None,
+            decoder: FrameDecoder::default(),
             generation: 0,
             mapping: Mapping::linear(0.0, 1.0),
             transform: ViewTransform::IDENTITY,
@@ -239,11 +242,15 @@ impl<F: ViewFrame + Clone> ViewerUi<F> {
             }
         }
         let frame = self.shared.slot.try_take()?;
-        match frame.image() {
-            Ok(image) => {
-                let hist = Histogram::of(&image);
-                let (width, height, pixel_type) =
-                    (image.width(), image.height(), image.pixel_type());
+        let number = frame.frame_number();
+        let analysed = Showable::new(frame, &mut self.decoder).and_then(|frame| {
+            let image = frame.image()?;
+            let hist = Histogram::of(&image);
+            let shape = (image.width(), image.height(), image.pixel_type());
+            Ok((frame, hist, shape))
+        });
+        match analysed {
+            Ok((frame, hist, (width, height, pixel_type))) => {
                 let now_ns = daqflow_sdk::now_ns();
                 self.latency_ms = Some(now_ns.saturating_sub(frame.timestamp_ns()) as f64 / 1e6);
                 if self
@@ -268,7 +275,7 @@ impl<F: ViewFrame + Clone> ViewerUi<F> {
             }
             Err(e) => {
                 if self.shared.stats.unshowable.fetch_add(1, Ordering::Relaxed) == 0 {
-                    log::warn!("viewer cannot show frame {}: {e}", frame.frame_number());
+                    log::warn!("viewer cannot show frame {number}: {e}");
                 }
             }
         }

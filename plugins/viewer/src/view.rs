@@ -3,6 +3,7 @@
 //! choices ([`ViewState`]), the hand-off between the sink and the render thread
 //! ([`Shared`]) and the counters ([`Stats`]).
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use daqflow_sdk::{DType, Encoding, Frame};
@@ -16,8 +17,14 @@ use crate::slot::LatestSlot;
 
 /// A frame the viewer can show: pixels, number, timestamp.
 pub trait ViewFrame: Send + 'static {
-    /// The pixels, or why they cannot be shown (compressed, unknown dtype).
+    /// The pixels, or why they cannot be shown (compressed: see [`encoded`](Self::encoded);
+    /// unknown dtype).
     fn image(&self) -> Result<ImageRef<'_>, ViewerError>;
+    /// The compressed payload of an LZ4 / bitshuffle-LZ4 frame (`None` for raw pixels):
+    /// [`Showable::new`] decodes it.
+    fn encoded(&self) -> Option<EncodedImage<'_>> {
+        None
+    }
     /// Frame number from the source.
     fn frame_number(&self) -> u64;
     /// Acquisition time, ns since the UNIX epoch.
@@ -41,7 +48,7 @@ impl ViewFrame for Frame {
     fn image(&self) -> Result<ImageRef<'_>, ViewerError> {
         if self.encoding() != Encoding::Raw {
             return Err(ViewerError::BadImage(format!(
-                "frame {} is {:?}-compressed; put a decompressing filter before the viewer",
+                "frame {} is {:?}-compressed (decode it first)",
                 self.frame_number(),
                 self.encoding()
             )));
@@ -54,12 +61,138 @@ impl ViewFrame for Frame {
         )
     }
 
+    fn encoded(&self) -> Option<EncodedImage<'_>> {
+        (self.encoding() != Encoding::Raw).then(|| EncodedImage {
+            encoding: self.encoding(),
+            width: self.width(),
+            height: self.height(),
+            dtype: self.dtype(),
+            payload: self.bytes(),
+        })
+    }
+
     fn frame_number(&self) -> u64 {
         Frame::frame_number(self)
     }
 
     fn timestamp_ns(&self) -> u64 {
         Frame::timestamp_ns(self)
+    }
+}
+
+/// The compressed payload of a frame and the image it decodes to.
+#[derive(Debug, Clone, Copy)]
+pub struct EncodedImage<'a> {
+    /// LZ4 or bitshuffle-LZ4.
+    pub encoding: Encoding,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// The pixel type once decoded.
+    pub dtype: DType,
+    /// The encoded bytes (one HDF5 filter chunk).
+    pub payload: &'a [u8],
+}
+
+/// Decoded pixel buffers kept for reuse: the frame on screen, the one being uploaded and
+/// the next one are never more than this many.
+const SPARE_BUFFERS: usize = 4;
+
+/// Decodes compressed frames for display into a few reused buffers (no allocation per
+/// frame in steady state). Runs on the render thread, for the frames actually shown —
+/// never on the acquisition path.
+#[derive(Debug, Default)]
+pub struct FrameDecoder {
+    codec: daqflow_codec::Decoder,
+    buffers: Vec<Arc<Vec<u8>>>,
+}
+
+impl FrameDecoder {
+    /// A buffer nobody else holds any more (or a new one).
+    fn free_buffer(&mut self) -> Arc<Vec<u8>> {
+        if let Some(i) = self.buffers.iter().position(|b| Arc::strong_count(b) == 1) {
+            return self.buffers.swap_remove(i);
+        }
+        Arc::new(Vec::new())
+    }
+
+    fn decode(&mut self, e: &EncodedImage<'_>) -> Result<(Arc<Vec<u8>>, PixelType), String> {
+        let pixel_type =
+            pixel_type(e.dtype).map_err(|_| format!("dtype {} is not supported", e.dtype))?;
+        let expected = e.width as usize * e.height as usize * pixel_type.size_bytes();
+        let bad = |what: String| {
+            format!(
+                "{:?}-compressed {}x{} {}: {what}",
+                e.encoding,
+                e.width,
+                e.height,
+                pixel_type.name()
+            )
+        };
+        let len =
+            daqflow_codec::decoded_len(e.encoding, e.payload).map_err(|x| bad(x.to_string()))?;
+        if len != expected {
+            return Err(bad(format!(
+                "the chunk holds {len} bytes, the frame's shape {expected}"
+            )));
+        }
+        let mut buffer = self.free_buffer();
+        let bytes = Arc::get_mut(&mut buffer).expect("a buffer nobody else holds");
+        bytes.resize(len, 0);
+        let result = self
+            .codec
+            .decode(e.encoding, pixel_type.size_bytes(), e.payload, bytes)
+            .map_err(|x| bad(x.to_string()));
+        if self.buffers.len() < SPARE_BUFFERS {
+            self.buffers.push(buffer.clone());
+        }
+        result.map(|()| (buffer, pixel_type))
+    }
+}
+
+/// A frame ready to show: the frame itself (a reference-counted handle), and its pixels
+/// decoded once if it arrived compressed.
+#[derive(Debug, Clone)]
+pub struct Showable<F> {
+    frame: F,
+    /// Decoded pixels, width, height, pixel type.
+    decoded: Option<(Arc<Vec<u8>>, u32, u32, PixelType)>,
+}
+
+impl<F: ViewFrame> Showable<F> {
+    /// Wraps `frame`, decoding it with `decoder` when it is compressed.
+    pub fn new(frame: F, decoder: &mut FrameDecoder) -> Result<Self, ViewerError> {
+        let decoded = match frame.encoded() {
+            Some(e) => {
+                let (bytes, pt) = decoder.decode(&e).map_err(ViewerError::BadImage)?;
+                Some((bytes, e.width, e.height, pt))
+            }
+            None => None,
+        };
+        Ok(Self { frame, decoded })
+    }
+
+    /// The frame as received.
+    pub fn frame(&self) -> &F {
+        &self.frame
+    }
+}
+
+impl<F: ViewFrame> ViewFrame for Showable<F> {
+    fn image(&self) -> Result<ImageRef<'_>, ViewerError> {
+        match &self.decoded {
+            Some((bytes, w, h, pt)) => ImageRef::new(*w, *h, *pt, bytes),
+            None => self.frame.image(),
+        }
+    }
+
+    fn frame_number(&self) -> u64 {
+        self.frame.frame_number()
+    }
+
+    fn timestamp_ns(&self) -> u64 {
+        self.frame.timestamp_ns()
     }
 }
 

@@ -5,10 +5,12 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use daqflow_codec::{bitshuffle, lz4chunk};
 use daqflow_plugin_viewer::daqflow_plugin_entry;
 use daqflow_plugin_viewer::render::RgbaImage;
 use daqflow_sdk::ndarray::Array2;
 use daqflow_sdk::testing::{Harness, check_compliance};
+use daqflow_sdk::{DType, Encoding, Frame};
 use serde_json::json;
 
 fn ramp_u16(w: usize, h: usize, k: u16) -> Array2<u16> {
@@ -114,6 +116,96 @@ fn every_dtype_and_shape_changes_reach_the_snapshot() {
     assert_eq!(h.counter("frames_unshowable"), Some(0));
     let png = RgbaImage::read_png(&path).unwrap();
     assert_eq!((png.width, png.height), (30, 40), "the last frame, 1:1");
+}
+
+/// `pixels` compressed as `encoding` in a harness frame, as a detector driver would emit it.
+fn encoded_frame(h: &Harness, pixels: &Array2<u16>, encoding: Encoding, number: u64) -> Frame {
+    let raw: Vec<u8> = pixels.iter().flat_map(|v| v.to_ne_bytes()).collect();
+    let mut chunk = vec![
+        0u8;
+        bitshuffle::max_compressed_len(raw.len(), 2)
+            .max(lz4chunk::max_compressed_len(raw.len()))
+    ];
+    let n = match encoding {
+        Encoding::Lz4 => lz4chunk::Compressor::default().compress(&raw, &mut chunk),
+        Encoding::BsLz4 => bitshuffle::Compressor::default().compress(&raw, 2, &mut chunk),
+        other => panic!("not a compressed encoding: {other:?}"),
+    }
+    .unwrap();
+    assert!(n < raw.len() / 2, "the test pattern compresses");
+    let (hgt, w) = pixels.dim();
+    let mut f = h.alloc_encoded(DType::U16, encoding, w as u32, hgt as u32, n);
+    f.bytes_mut().copy_from_slice(&chunk[..n]);
+    f.set_frame_number(number);
+    f.into_frame()
+}
+
+#[test]
+fn compressed_frames_are_decoded_and_shown_like_raw_ones() {
+    // Detectors that compress on board (bitshuffle-LZ4) deliver encoded frames: the file
+    // writer stores them as they are, and the viewer decodes the ones it shows.
+    if common::gpu().is_none() {
+        return;
+    }
+    let dir = temp_dir("encoded");
+    let pixels = Array2::from_shape_fn((96, 160), |(y, x)| ((x / 8 + y / 4) % 40 * 97) as u16);
+    let snapshot = |name: &str, frames: &dyn Fn(&Harness) -> Vec<Frame>| {
+        let path = dir.join(format!("{name}.png"));
+        let mut h = Harness::new(
+            daqflow_plugin_entry,
+            json!({"mode": "headless", "colormap": "magma", "contrast": "minmax",
+                   "snapshot_path": path.to_str().unwrap()}),
+        )
+        .unwrap();
+        h.start().unwrap();
+        for f in frames(&h) {
+            h.push(f).unwrap();
+        }
+        h.stop().unwrap();
+        // Warnings and above: what a user would see.
+        let logs: Vec<String> = h
+            .logs()
+            .into_iter()
+            .filter(|(l, _)| *l <= 2)
+            .map(|(_, m)| m)
+            .collect();
+        (
+            RgbaImage::read_png(&path).ok(),
+            h.counter("frames_unshowable"),
+            logs,
+        )
+    };
+    let (raw, unshowable, _) = snapshot("raw", &|h| vec![h.frame_from(&pixels.view(), 7)]);
+    let raw = raw.expect("raw snapshot");
+    assert_eq!(unshowable, Some(0));
+    for encoding in [Encoding::Lz4, Encoding::BsLz4] {
+        let (png, unshowable, logs) = snapshot(&format!("{encoding:?}"), &|h| {
+            vec![encoded_frame(h, &pixels, encoding, 7)]
+        });
+        assert_eq!(unshowable, Some(0), "{encoding:?}: {logs:?}");
+        let png = png.unwrap_or_else(|| panic!("{encoding:?}: no snapshot; {logs:?}"));
+        assert_eq!((png.width, png.height), (160, 96));
+        assert!(
+            png.pixels == raw.pixels,
+            "{encoding:?} snapshot differs from the raw one"
+        );
+    }
+
+    // A corrupt chunk is counted and logged; the viewer (and the run) go on.
+    let (png, unshowable, logs) = snapshot("corrupt", &|h| {
+        let good = encoded_frame(h, &pixels, Encoding::BsLz4, 8);
+        let mut bad = h.alloc_encoded(DType::U16, Encoding::BsLz4, 160, 96, 40);
+        bad.bytes_mut()[..12].copy_from_slice(&good.bytes()[..12]);
+        bad.set_frame_number(9);
+        vec![bad.into_frame()]
+    });
+    assert!(png.is_none(), "nothing to show");
+    assert_eq!(unshowable, Some(1), "{logs:?}");
+    assert!(
+        logs.iter()
+            .any(|l| l.contains("frame 9") && l.contains("BsLz4")),
+        "{logs:?}"
+    );
 }
 
 #[test]

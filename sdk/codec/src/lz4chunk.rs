@@ -14,57 +14,7 @@ pub const FILTER_ID: i32 = 32004;
 const MAX_BLOCK: usize = 1 << 30;
 const HEADER_LEN: usize = 12;
 
-/// A chunk that cannot be encoded or decoded. Shared by both chunk formats.
-#[derive(Debug, thiserror::Error)]
-pub enum CodecError {
-    /// The chunk ends before the structure its header announces.
-    #[error("chunk truncated or corrupt at byte {at}")]
-    Truncated {
-        /// Offset where more bytes were needed.
-        at: usize,
-    },
-    /// The header's uncompressed size is not the frame size the dataset expects.
-    #[error("chunk header says {header} bytes uncompressed, expected {expected}")]
-    SizeMismatch {
-        /// Size in the chunk header.
-        header: u64,
-        /// Size the caller expected.
-        expected: usize,
-    },
-    /// The data is not a whole number of elements.
-    #[error("{len} bytes is not a whole number of {elem_size}-byte elements")]
-    PartialElement {
-        /// Byte length.
-        len: usize,
-        /// Element size in bytes.
-        elem_size: usize,
-    },
-    /// A block size in a chunk header that no writer produces.
-    #[error("invalid block size {0} in chunk header")]
-    BadBlockSize(usize),
-    /// Output buffer smaller than the worst case.
-    #[error("output buffer of {have} bytes, need {need}")]
-    OutputTooSmall {
-        /// Bytes needed.
-        need: usize,
-        /// Bytes given.
-        have: usize,
-    },
-    /// Empty input: the reference format cannot express it.
-    #[error("cannot encode an empty chunk")]
-    Empty,
-    /// lz4_flex refused to compress.
-    #[error("LZ4 compression failed: {0}")]
-    Lz4Compress(String),
-    /// A corrupt LZ4 block.
-    #[error("LZ4 block at byte {at} is corrupt: {detail}")]
-    Lz4Decompress {
-        /// Offset of the block.
-        at: usize,
-        /// lz4_flex's message.
-        detail: String,
-    },
-}
+pub use crate::CodecError;
 
 /// Upper bound of a compressed chunk of `nbytes` bytes.
 pub fn max_compressed_len(nbytes: usize) -> usize {

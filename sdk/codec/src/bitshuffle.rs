@@ -15,7 +15,7 @@
 
 use lz4_flex::block::CompressTable;
 
-use crate::lz4chunk::CodecError;
+use crate::CodecError;
 
 /// HDF5 filter id of bitshuffle.
 pub const FILTER_ID: i32 = 32008;
@@ -132,6 +132,17 @@ pub fn decoded_len(chunk: &[u8]) -> Result<usize, CodecError> {
 
 /// Decompresses a whole chunk into `out`, whose length must equal the header's size.
 pub fn decompress(chunk: &[u8], elem_size: usize, out: &mut [u8]) -> Result<(), CodecError> {
+    decompress_with(chunk, elem_size, out, &mut Vec::new())
+}
+
+/// [`decompress`] with a caller-owned block buffer, so that decoding frame after frame
+/// allocates nothing once `scratch` has grown to one block.
+pub fn decompress_with(
+    chunk: &[u8],
+    elem_size: usize,
+    out: &mut [u8],
+    scratch: &mut Vec<u8>,
+) -> Result<(), CodecError> {
     let nbytes = decoded_len(chunk)?;
     if nbytes != out.len() {
         return Err(CodecError::SizeMismatch {
@@ -156,7 +167,8 @@ pub fn decompress(chunk: &[u8], elem_size: usize, out: &mut [u8]) -> Result<(), 
     let elems = nbytes / elem_size;
     let last_block = elems % block_elems / BLOCKED_MULT * BLOCKED_MULT;
     let full_bytes = elems / block_elems * block_bytes;
-    let mut scratch = vec![0u8; block_bytes];
+    // No block is longer than the chunk's data (a corrupt header cannot make us allocate more).
+    scratch.resize(block_bytes.min(nbytes), 0);
     let mut pos = HEADER_LEN;
     let mut done = 0;
     while done < full_bytes + last_block * elem_size {
