@@ -104,6 +104,35 @@ fn daqflow_run_records_every_frame_bit_exact_for_every_dtype_and_compression() {
 }
 
 #[test]
+fn frames_compressed_by_the_source_are_stored_or_transcoded_bit_exact() {
+    // A detector that compresses on board: its chunks go into a file of the same
+    // compression as they are, and are decoded (and re-encoded) for any other.
+    let dir = tempfile::tempdir().unwrap();
+    for encoding in ["lz4", "bslz4"] {
+        let mut toml = format!(
+            "[pipeline]\nname = \"enc-{encoding}\"\n{}encoding = \"{encoding}\"\n",
+            source("u16", 60, 0)
+        );
+        for c in ["none", "lz4", "bslz4"] {
+            let path = dir.path().join(format!("{encoding}_{{node}}.h5"));
+            toml += &hdf5_sink(c, &path, &format!("compression = \"{c}\""));
+        }
+        let o = run_pipeline(dir.path(), &toml, TIMEOUT);
+        assert_eq!(o.code(), 0, "{}", o.stderr);
+        for c in ["none", "lz4", "bslz4"] {
+            assert_eq!(
+                o.node(c)["counters"]["frames_written"],
+                60,
+                "{encoding} → {c}"
+            );
+            let file = dir.path().join(format!("{encoding}_{c}.h5"));
+            let out = run_python(CHECK_RAMP, &[file.to_str().unwrap(), "uint16", "60"]);
+            assert_eq!(out.trim(), "60", "{encoding} → {c}");
+        }
+    }
+}
+
+#[test]
 fn validate_refuses_a_lossy_lane_into_the_writer() {
     let dir = tempfile::tempdir().unwrap();
     let toml = format!(

@@ -8,9 +8,10 @@ mod pattern;
 
 use std::time::{Duration, Instant};
 
+use daqflow_codec::{bitshuffle, lz4chunk};
 use daqflow_sdk::prelude::*;
 
-pub use config::{Pattern, PixelType, Settings};
+pub use config::{FrameEncoding, Pattern, PixelType, Settings};
 use pattern::Generator;
 
 /// The running simulator.
@@ -19,6 +20,8 @@ pub struct SimDetector {
     generator: Generator,
     next_number: u64,
     started: Option<Instant>,
+    lz4: lz4chunk::Compressor,
+    bslz4: bitshuffle::Compressor,
 }
 
 impl Source for SimDetector {
@@ -31,6 +34,8 @@ impl Source for SimDetector {
             generator,
             next_number: 0,
             started: None,
+            lz4: lz4chunk::Compressor::default(),
+            bslz4: bitshuffle::Compressor::default(),
         })
     }
 
@@ -70,12 +75,46 @@ impl Source for SimDetector {
         frame.set_frame_number(self.next_number);
         self.generator.fill(&mut frame, self.next_number)?;
         self.next_number += 1;
+        let frame = match s.encoding {
+            FrameEncoding::Raw => frame,
+            // The raw frame goes back to the pool at once: both buffers are recycled.
+            encoding => self.compress(&frame, encoding, ctx)?,
+        };
         ctx.emit(frame)?;
         Ok(Next::Continue)
     }
 }
 
 impl SimDetector {
+    /// `raw` compressed into a new frame of the same shape, number and timestamp.
+    fn compress(
+        &mut self,
+        raw: &FrameMut,
+        encoding: FrameEncoding,
+        ctx: &Context,
+    ) -> Result<FrameMut, PluginError> {
+        let pixels = raw.bytes();
+        let elem = raw.dtype().size_bytes();
+        let (sdk_encoding, max) = match encoding {
+            FrameEncoding::Lz4 => (Encoding::Lz4, lz4chunk::max_compressed_len(pixels.len())),
+            _ => (
+                Encoding::BsLz4,
+                bitshuffle::max_compressed_len(pixels.len(), elem),
+            ),
+        };
+        let mut out =
+            ctx.alloc_encoded(raw.dtype(), sdk_encoding, raw.width(), raw.height(), max)?;
+        let n = match sdk_encoding {
+            Encoding::Lz4 => self.lz4.compress(pixels, out.bytes_mut()),
+            _ => self.bslz4.compress(pixels, elem, out.bytes_mut()),
+        }
+        .map_err(|e| PluginError::new(format!("compress frame {}: {e}", raw.frame_number())))?;
+        out.set_data_len(n);
+        out.set_frame_number(raw.frame_number());
+        out.set_timestamp_ns(raw.timestamp_ns());
+        Ok(out)
+    }
+
     /// Sleeps until frame `next_number` is due; false if the pipeline started stopping.
     fn wait_for_slot(&self, ctx: &Context) -> bool {
         let Some(t0) = self.started else { return true };
@@ -135,6 +174,26 @@ mod tests {
             }
             assert_ne!(a[0].bytes(), c[0].bytes(), "{dtype}");
             assert_ne!(a[0].bytes(), a[1].bytes(), "{dtype}: bars move");
+        }
+    }
+
+    #[test]
+    fn compressed_frames_decode_to_the_raw_ones() {
+        let s =
+            |enc| json!({"width": 70, "height": 30, "dtype": "u32", "rate_hz": 0, "encoding": enc});
+        let raw = frames(s("raw"), 3);
+        for (name, encoding) in [("lz4", Encoding::Lz4), ("bslz4", Encoding::BsLz4)] {
+            let enc = frames(s(name), 3);
+            for (r, e) in raw.iter().zip(&enc) {
+                assert_eq!(e.encoding(), encoding);
+                assert_eq!((e.frame_number(), e.shape()), (r.frame_number(), r.shape()));
+                assert!(e.bytes().len() < r.bytes().len(), "{name} compresses");
+                let mut out = vec![0u8; r.bytes().len()];
+                daqflow_codec::Decoder::default()
+                    .decode(encoding, 4, e.bytes(), &mut out)
+                    .unwrap();
+                assert_eq!(out, r.bytes(), "{name} frame {}", r.frame_number());
+            }
         }
     }
 

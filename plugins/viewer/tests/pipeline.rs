@@ -442,3 +442,134 @@ fn closing_the_window_stops_the_pipeline_when_asked() {
     let produced = o.node("det")["frames_out"].as_u64().unwrap();
     assert_eq!(o.node("all")["frames_in"], produced);
 }
+
+#[test]
+fn a_compressing_detector_is_shown_like_a_raw_one() {
+    let Some(_) = built() else { return };
+    if common::gpu().is_none() {
+        return;
+    }
+    let dir = temp_dir("encoded");
+    let snapshot = |encoding: &str| {
+        let snap = dir.join(format!("{encoding}.png"));
+        let toml = format!(
+            r#"
+[pipeline]
+name = "encoded-{encoding}"
+
+[sources.det]
+plugin = "sim_detector"
+width = 300
+height = 200
+dtype = "u16"
+rate_hz = 0
+frames = 40
+pattern = "bars"
+encoding = "{encoding}"
+
+[sinks.view]
+plugin = "viewer"
+inputs = ["det"]
+mode = "headless"
+snapshot_path = {}
+"#,
+            toml_path(&snap)
+        );
+        let o = run_pipeline(&dir, &toml, Duration::from_secs(120));
+        assert_eq!(o.code(), 0, "{}", o.stderr);
+        assert_eq!(counter(&o, "view", "frames_unshowable"), 0, "{encoding}");
+        assert_eq!(counter(&o, "view", "snapshots_written"), 1, "{encoding}");
+        RgbaImage::read_png(&snap).unwrap()
+    };
+    let raw = snapshot("raw");
+    for encoding in ["lz4", "bslz4"] {
+        let png = snapshot(encoding);
+        assert!(
+            png.pixels == raw.pixels,
+            "{encoding}: the last frame looks different"
+        );
+    }
+}
+
+#[test]
+fn a_second_window_viewer_is_told_who_has_the_window() {
+    // winit allows one event loop per process: with two viewers, `auto` gives the second a
+    // headless renderer (logged, naming the owner), `window` refuses to start.
+    let Some(_) = built() else { return };
+    if !Path::new("/usr/bin/Xvfb").exists() {
+        assert!(!in_ci(), "Xvfb is needed (scripts/setup.sh)");
+        eprintln!("SKIPPED: no Xvfb");
+        return;
+    }
+    if common::gpu().is_none() {
+        return;
+    }
+    let _display = display_lock();
+    let x = Xvfb::start().expect("start Xvfb");
+    let dir = temp_dir("two-windows");
+    let toml = |mode: &str| {
+        let snap = toml_path(&dir.join("{node}.png"));
+        format!(
+            r#"
+[pipeline]
+name = "two-windows"
+stop_after_frames = 300
+
+[sources.det]
+plugin = "sim_detector"
+width = 128
+height = 128
+dtype = "u16"
+rate_hz = 200
+
+[sinks.first]
+plugin = "viewer"
+inputs = ["det"]
+mode = "{mode}"
+snapshot_path = {snap}
+
+[sinks.second]
+plugin = "viewer"
+inputs = ["det"]
+mode = "{mode}"
+snapshot_path = {snap}
+
+[sinks.all]
+plugin = "discard"
+inputs = ["det"]
+"#
+        )
+    };
+    let run = |mode: &str| {
+        let file = dir.join(format!("{mode}.toml"));
+        std::fs::write(&file, toml(mode)).unwrap();
+        let mut cmd = daqflow_tests::daqflow();
+        cmd.env("DISPLAY", &x.display)
+            .env_remove("WAYLAND_DISPLAY")
+            .args(["run", "--quiet"])
+            .arg(&file);
+        run_cmd(cmd, Duration::from_secs(120))
+    };
+
+    let o = run("auto");
+    assert_eq!(o.code(), 0, "{}", o.stderr);
+    let told = |owner: &str| o.stderr.contains(&format!("viewer '{owner}' already has"));
+    assert!(told("first") || told("second"), "{}", o.stderr);
+    assert!(o.stderr.contains("→ headless"), "{}", o.stderr);
+    let headless = if told("first") { "second" } else { "first" };
+    assert!(
+        dir.join(format!("{headless}.png")).exists(),
+        "the headless one wrote its snapshot: {}",
+        o.stderr
+    );
+
+    let o = run("window");
+    assert_eq!(o.code(), 1, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("already has this process's window")
+            && o.stderr.contains("mode = \"headless\""),
+        "{}",
+        o.stderr
+    );
+    drop(x);
+}
