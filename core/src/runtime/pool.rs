@@ -86,6 +86,14 @@ impl FrameRef {
         unsafe { &*self.slot().header.get() }
     }
 
+    /// The header of a frame nobody else holds (tests number their frames with it).
+    #[cfg(test)]
+    pub fn header_mut(&mut self) -> &mut FrameHeader {
+        assert_eq!(self.ref_count(), 1, "only a unique frame may be written");
+        // SAFETY: the only reference, held mutably.
+        unsafe { &mut *self.slot().header.get() }
+    }
+
     /// Payload address.
     pub fn data_ptr(&self) -> *const u8 {
         self.slot().data_ptr()
