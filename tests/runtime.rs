@@ -547,3 +547,47 @@ max_rate = 10.0
     );
     assert_eq!(u(&o.node("all")["counters"]["gaps"]), 0);
 }
+
+#[test]
+fn a_rate_limited_input_drains_at_once_when_its_producer_ends() {
+    // The limit paces live frames only: 40 frames queued on a deep lossy lane at 1/s would
+    // otherwise take 40 s to drain at the end of the stream.
+    let dir = tempfile::tempdir().unwrap();
+    let got = dir.path().join("got.txt");
+    let n = 40;
+    let o = run_pipeline(
+        dir.path(),
+        &format!(
+            r#"
+[sources.det]
+plugin = "sim_detector"
+width = 16
+height = 16
+rate_hz = 0
+frames = {n}
+
+[sinks.slow]
+plugin = {probe}
+inputs = ["det"]
+queue = {{ capacity = {n}, when_full = "drop_oldest" }}
+path = {got}
+max_rate = 1.0
+"#,
+            probe = toml_path(&test_plugin("probe")),
+            got = toml_path(&got),
+        ),
+        T,
+    );
+    assert_eq!(o.code(), 0, "{}", o.stderr);
+    let e = o.edge("det", "slow");
+    assert_eq!(
+        probe_lines(&got).len(),
+        n as usize,
+        "every queued frame: {e}"
+    );
+    assert_eq!(u(&e["dropped"]), 0, "{e}");
+    let secs = o.report.as_ref().unwrap()["duration_secs"]
+        .as_f64()
+        .unwrap();
+    assert!(secs < n as f64 / 2.0, "paced at the limit: {secs} s");
+}

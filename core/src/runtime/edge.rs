@@ -28,6 +28,13 @@ const COALESCE_MAX_PAUSE: Duration = Duration::from_micros(500);
 const COALESCE_CAPACITY_DIVISOR: u32 = 4;
 /// The arrival rate is measured over windows of this length.
 const RATE_WINDOW: Duration = Duration::from_millis(20);
+/// A pause after which a lane was half full means bursts: no pauses for this long.
+const COALESCE_BACKOFF: Duration = Duration::from_secs(1);
+/// A pause shorter than this is not worth a sleep...
+const COALESCE_MIN_PAUSE: Duration = Duration::from_micros(50);
+/// ...which lasts about this much longer than asked (timer slack, wake-up): the real pause
+/// must fit in half the queue, or the producer would block on a full lane.
+const SLEEP_OVERSHOOT: Duration = Duration::from_micros(60);
 
 /// Counters of one lane.
 #[derive(Default, Debug)]
@@ -42,6 +49,8 @@ pub struct EdgeStats {
     pub dropped: AtomicU64,
     /// Frames lost because the run aborted or the consumer was gone.
     pub lost: AtomicU64,
+    /// The producer has ended the lane (what is queued is all that will come).
+    pub closed: std::sync::atomic::AtomicBool,
 }
 
 /// Sending end of a lane.
@@ -114,6 +123,7 @@ impl EdgeTx {
     /// Ends the lane: a queue's consumer drains it and sees the end; an inline consumer
     /// is finished (stopped) right here, on the producer's thread.
     pub fn close(self) {
+        self.stats.closed.store(true, Ordering::Release);
         if let TxKind::Inline(target) = self.kind {
             target.finish();
         }
@@ -226,6 +236,12 @@ pub struct Inputs {
     may_coalesce: bool,
     /// Smallest lane capacity.
     capacity: u32,
+    /// No pauses before this (frames came in bursts).
+    coalesce_off_until: Option<Instant>,
+    /// Length of a rate window (a field so tests can freeze the measured rate).
+    rate_window: Duration,
+    /// Pauses taken (tests).
+    pauses: u64,
 }
 
 impl Inputs {
@@ -244,23 +260,35 @@ impl Inputs {
             gap: None,
             may_coalesce,
             capacity: u32::try_from(capacity).unwrap_or(u32::MAX),
+            coalesce_off_until: None,
+            rate_window: RATE_WINDOW,
+            pauses: 0,
         }
     }
 
     /// How long to pause before waiting on empty lanes, if frames come fast enough that
     /// waking up for each one would cost more than handling a few at once.
     fn coalesce_pause(&self) -> Option<Duration> {
+        if self.coalesce_off_until.is_some_and(|t| Instant::now() < t) {
+            return None;
+        }
         let gap = self
             .gap
             .filter(|g| self.may_coalesce && *g < COALESCE_MAX_GAP)?;
         let frames = (self.capacity / COALESCE_CAPACITY_DIVISOR).max(1);
-        Some((gap * frames).min(COALESCE_MAX_PAUSE))
+        let pause = (gap * frames).min(COALESCE_MAX_PAUSE);
+        let fits = pause + SLEEP_OVERSHOOT <= gap * (self.capacity / 2).max(1);
+        (pause >= COALESCE_MIN_PAUSE && fits).then_some(pause)
     }
 
     fn note_arrival(&mut self) {
         self.window.1 += 1;
+        // A clock read every 16 frames: at a million frames a second it would show.
+        if !self.window.1.is_multiple_of(16) {
+            return;
+        }
         let elapsed = self.window.0.elapsed();
-        if elapsed >= RATE_WINDOW {
+        if elapsed >= self.rate_window {
             self.gap = Some(elapsed / self.window.1);
             self.window = (Instant::now(), 0);
         }
@@ -268,6 +296,24 @@ impl Inputs {
 
     fn all_empty(&self) -> bool {
         self.lanes.iter().all(|l| l.rx.is_empty())
+    }
+
+    /// Every producer has ended its lane: the node is draining.
+    fn all_closed(&self) -> bool {
+        self.lanes
+            .iter()
+            .all(|l| l.stats.closed.load(Ordering::Acquire))
+    }
+
+    /// One coalescing pause; frames that came in a burst turn pausing off for a while
+    /// (the average rate said the pause fits, the lane says otherwise).
+    fn pause(&mut self, pause: Duration) {
+        std::thread::sleep(pause);
+        self.pauses += 1;
+        let half = (self.capacity as usize / 2).max(1);
+        if self.lanes.iter().any(|l| l.rx.len() >= half) {
+            self.coalesce_off_until = Some(Instant::now() + COALESCE_BACKOFF);
+        }
     }
 
     /// Waits up to the poll interval for a frame from any input, handing out at most one
@@ -295,8 +341,14 @@ impl Inputs {
             && let Some(pause) = self.coalesce_pause()
             && self.all_empty()
         {
-            std::thread::sleep(pause);
+            self.pause(pause);
         }
+        // A rate limit paces live frames; a draining lane hands out what it holds at once.
+        let min_interval = if !min_interval.is_zero() && self.all_closed() {
+            Duration::ZERO
+        } else {
+            min_interval
+        };
         if !min_interval.is_zero()
             && let Some(last) = self.last
         {
@@ -405,6 +457,12 @@ mod tests {
         assert_eq!(ins.coalesce_pause(), Some(COALESCE_MAX_PAUSE));
         ins.gap = Some(Duration::from_micros(300));
         assert_eq!(ins.coalesce_pause(), None, "slow frames: woken per frame");
+        ins.gap = Some(Duration::from_micros(5));
+        assert_eq!(
+            ins.coalesce_pause(),
+            None,
+            "too short to sleep, would fill the queue"
+        );
 
         let (_tx, rx) = lane(QueuePolicy::LATEST);
         let mut lossy = Inputs::new(vec![rx]);
@@ -417,7 +475,7 @@ mod tests {
         let shared = Shared::new(1 << 20, 16);
         let (tx, rx) = lane(QueuePolicy::BLOCK);
         let producer_shared = shared.clone();
-        const N: u64 = 50_000;
+        const N: u64 = 20_000;
         let producer = std::thread::spawn(move || {
             for n in 0..N {
                 tx.send(frame(&producer_shared, n), &producer_shared)
@@ -426,9 +484,10 @@ mod tests {
             tx.close();
         });
         let mut ins = Inputs::new(vec![rx]);
-        // Coalescing from the first frame on (a tight loop stays far below the threshold
-        // whenever the rate is measured again).
-        ins.gap = Some(Duration::from_micros(1));
+        // Coalescing throughout (the measured rate frozen at 10 kHz), with a producer that
+        // fills the queue during every pause: nothing is lost or reordered.
+        ins.gap = Some(Duration::from_micros(100));
+        ins.rate_window = Duration::MAX;
         let mut next = 0;
         loop {
             match ins.recv(Duration::ZERO) {
@@ -442,5 +501,10 @@ mod tests {
         }
         producer.join().unwrap();
         assert_eq!(next, N);
+        assert!(ins.pauses > 0, "the consumer paused");
+        assert!(
+            ins.coalesce_off_until.is_some(),
+            "a producer faster than the measured rate turns pausing off"
+        );
     }
 }

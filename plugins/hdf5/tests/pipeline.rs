@@ -119,6 +119,13 @@ fn frames_compressed_by_the_source_are_stored_or_transcoded_bit_exact() {
         }
         let o = run_pipeline(dir.path(), &toml, TIMEOUT);
         assert_eq!(o.code(), 0, "{}", o.stderr);
+        let sent = o.node("detector")["counters"]["bytes_out"]
+            .as_u64()
+            .unwrap();
+        assert!(
+            sent < 60 * 96 * 64 * 2,
+            "the source sent {encoding} chunks: {sent} bytes"
+        );
         for c in ["none", "lz4", "bslz4"] {
             assert_eq!(
                 o.node(c)["counters"]["frames_written"],

@@ -22,6 +22,11 @@ pub struct SimDetector {
     started: Option<Instant>,
     lz4: lz4chunk::Compressor,
     bslz4: bitshuffle::Compressor,
+    /// Compressed chunk of the current frame (sized for the worst case once).
+    chunk: Vec<u8>,
+    /// Payload bytes emitted (the `bytes_out` counter: less than the pixels when
+    /// compressed).
+    bytes_out: u64,
 }
 
 impl Source for SimDetector {
@@ -36,6 +41,8 @@ impl Source for SimDetector {
             started: None,
             lz4: lz4chunk::Compressor::default(),
             bslz4: bitshuffle::Compressor::default(),
+            chunk: Vec::new(),
+            bytes_out: 0,
         })
     }
 
@@ -66,6 +73,7 @@ impl Source for SimDetector {
     fn next(&mut self, ctx: &Context) -> Result<Next, PluginError> {
         let s = &self.settings;
         if s.frames > 0 && self.next_number >= s.frames {
+            ctx.set_counter("bytes_out", self.bytes_out);
             return Ok(Next::End);
         }
         if s.rate_hz > 0.0 && !self.wait_for_slot(ctx) {
@@ -77,19 +85,30 @@ impl Source for SimDetector {
         self.next_number += 1;
         let frame = match s.encoding {
             FrameEncoding::Raw => frame,
-            // The raw frame goes back to the pool at once: both buffers are recycled.
-            encoding => self.compress(&frame, encoding, ctx)?,
+            // The raw frame goes back to the pool before the encoded one is allocated.
+            encoding => self.compress(frame, encoding, ctx)?,
         };
+        self.bytes_out += frame.bytes().len() as u64;
+        if self.next_number.is_multiple_of(64) {
+            ctx.set_counter("bytes_out", self.bytes_out);
+        }
         ctx.emit(frame)?;
         Ok(Next::Continue)
+    }
+
+    fn stop(&mut self, ctx: &Context) -> Result<(), PluginError> {
+        ctx.set_counter("bytes_out", self.bytes_out);
+        Ok(())
     }
 }
 
 impl SimDetector {
-    /// `raw` compressed into a new frame of the same shape, number and timestamp.
+    /// `raw` compressed into a new frame of the same shape, number and timestamp. The
+    /// chunk is made in a reused buffer, then copied into a pool frame of its exact size:
+    /// a worst-case-sized pool frame would hold twice the pixels' memory per queued frame.
     fn compress(
         &mut self,
-        raw: &FrameMut,
+        raw: FrameMut,
         encoding: FrameEncoding,
         ctx: &Context,
     ) -> Result<FrameMut, PluginError> {
@@ -102,16 +121,21 @@ impl SimDetector {
                 bitshuffle::max_compressed_len(pixels.len(), elem),
             ),
         };
-        let mut out =
-            ctx.alloc_encoded(raw.dtype(), sdk_encoding, raw.width(), raw.height(), max)?;
+        if self.chunk.len() < max {
+            self.chunk.resize(max, 0);
+        }
         let n = match sdk_encoding {
-            Encoding::Lz4 => self.lz4.compress(pixels, out.bytes_mut()),
-            _ => self.bslz4.compress(pixels, elem, out.bytes_mut()),
+            Encoding::Lz4 => self.lz4.compress(pixels, &mut self.chunk),
+            _ => self.bslz4.compress(pixels, elem, &mut self.chunk),
         }
         .map_err(|e| PluginError::new(format!("compress frame {}: {e}", raw.frame_number())))?;
-        out.set_data_len(n);
-        out.set_frame_number(raw.frame_number());
-        out.set_timestamp_ns(raw.timestamp_ns());
+        let (dtype, width, height) = (raw.dtype(), raw.width(), raw.height());
+        let (number, timestamp) = (raw.frame_number(), raw.timestamp_ns());
+        drop(raw);
+        let mut out = ctx.alloc_encoded(dtype, sdk_encoding, width, height, n)?;
+        out.bytes_mut().copy_from_slice(&self.chunk[..n]);
+        out.set_frame_number(number);
+        out.set_timestamp_ns(timestamp);
         Ok(out)
     }
 

@@ -106,6 +106,8 @@ impl Viewer {
             .name(format!("viewer-{}", ctx.node_name()))
             .spawn(move || {
                 thread_ctx.bind_log_thread();
+                // Rendering and PNG encoding take the CPU time acquisition leaves.
+                window::lower_thread_priority();
                 headless::run(shared, writer, &settings, on_display)
             })
             .map_err(|e| PluginError::new(format!("spawn the viewer render thread: {e}")))?;

@@ -479,6 +479,12 @@ snapshot_path = {}
         assert_eq!(o.code(), 0, "{}", o.stderr);
         assert_eq!(counter(&o, "view", "frames_unshowable"), 0, "{encoding}");
         assert_eq!(counter(&o, "view", "snapshots_written"), 1, "{encoding}");
+        let sent = counter(&o, "det", "bytes_out");
+        let raw = 40 * 300 * 200 * 2;
+        assert!(
+            (encoding == "raw") == (sent == raw),
+            "{encoding}: the source sent {sent} bytes for {raw} bytes of pixels"
+        );
         RgbaImage::read_png(&snap).unwrap()
     };
     let raw = snapshot("raw");
