@@ -269,16 +269,16 @@ impl Inputs {
     /// How long to pause before waiting on empty lanes, if frames come fast enough that
     /// waking up for each one would cost more than handling a few at once.
     fn coalesce_pause(&self) -> Option<Duration> {
-        if self.coalesce_off_until.is_some_and(|t| Instant::now() < t) {
-            return None;
-        }
+        // The cheap checks first: most nodes (lossy inputs, slow frames) stop here, before
+        // any clock read.
         let gap = self
             .gap
             .filter(|g| self.may_coalesce && *g < COALESCE_MAX_GAP)?;
         let frames = (self.capacity / COALESCE_CAPACITY_DIVISOR).max(1);
         let pause = (gap * frames).min(COALESCE_MAX_PAUSE);
         let fits = pause + SLEEP_OVERSHOOT <= gap * (self.capacity / 2).max(1);
-        (pause >= COALESCE_MIN_PAUSE && fits).then_some(pause)
+        let backed_off = self.coalesce_off_until.is_some_and(|t| Instant::now() < t);
+        (pause >= COALESCE_MIN_PAUSE && fits && !backed_off).then_some(pause)
     }
 
     fn note_arrival(&mut self) {
