@@ -57,7 +57,7 @@ fn refuses_another_abi_major_naming_both_versions() {
     // proves the versions are checked before calling into the plugin.
     let err = validate_with_plugin(&test_plugin("bad_abi"));
     assert!(
-        err.contains("libdaqflow_testplugin_bad_abi.so: plugin ABI 99.3 is not supported by this daqflow (ABI 1.1); rebuild the plugin against daqflow-sdk"),
+        err.contains("libdaqflow_testplugin_bad_abi.so: plugin ABI 99.3 is not supported by this daqflow (ABI 1.2); rebuild the plugin against daqflow-sdk"),
         "{err}"
     );
 }
