@@ -7,7 +7,8 @@
 //!
 //! - [`config`]: the pipeline file; [`graph`]: nodes, lanes and structural checks;
 //! - [`plugin`]: search path, loading and the ABI handshake; [`validate`]: all checks at once;
-//! - [`runtime`]: threads, lanes, pool, lifecycle; [`stats`]: the run report.
+//! - [`runtime`]: threads, lanes, pool, lifecycle; [`stats`]: the run report;
+//! - [`diag`]: diagnostics with their TOML line; [`suggest`]: did-you-mean.
 
 pub mod config;
 pub mod diag;
@@ -15,6 +16,7 @@ pub mod graph;
 pub mod plugin;
 pub mod runtime;
 pub mod stats;
+pub mod suggest;
 pub mod validate;
 
 pub use diag::Diagnostic;

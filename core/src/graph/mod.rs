@@ -117,7 +117,7 @@ pub fn build(
             match index.get(input.as_str()) {
                 None => {
                     let mut m = format!("unknown input `{input}`");
-                    if let Some(g) = crate::config::closest(input, &name_refs) {
+                    if let Some(g) = crate::suggest::closest(input, &name_refs) {
                         let _ = write!(m, " (did you mean `{g}`?)");
                     }
                     diags.push(

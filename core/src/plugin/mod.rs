@@ -474,7 +474,7 @@ impl Registry {
         }
         let names: Vec<&str> = self.plugins.keys().map(String::as_str).collect();
         let mut msg = format!("unknown plugin `{spec}`");
-        if let Some(g) = crate::config::closest(spec, &names) {
+        if let Some(g) = crate::suggest::closest(spec, &names) {
             msg.push_str(&format!(" (did you mean `{g}`?)"));
         }
         if names.is_empty() {
