@@ -21,7 +21,8 @@ pub use registry::{Registry, ResolveError, SearchPath, is_candidate};
 pub use schema::{SettingDoc, describe_settings};
 
 use crate::config::NodeKind;
-use crate::runtime::host::{ErrorSink, HOST_API};
+use crate::runtime::error_sink::ErrorSink;
+use crate::runtime::host_api::HOST_API;
 
 /// Why a library could not be used as a plugin. Each names the file and the fix.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
