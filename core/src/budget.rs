@@ -75,8 +75,8 @@ pub fn compute(
     warnings: &mut Vec<Diagnostic>,
 ) -> Budget {
     let pool_bytes = file.pipeline.pool_mb.saturating_mul(1 << 20);
-    let mut lanes = Vec::with_capacity(graph.edges.len());
-    for e in &graph.edges {
+    let mut lanes = Vec::with_capacity(graph.lanes.len());
+    for e in &graph.lanes {
         let fmt = formats.of_node_output(e.from);
         let queue_frames = match e.policy.when_full {
             WhenFull::Inline => 0,
@@ -242,7 +242,7 @@ fn upstream_sources(graph: &Graph, i: usize) -> Vec<usize> {
             continue;
         }
         let ins: Vec<usize> = graph
-            .edges
+            .lanes
             .iter()
             .filter(|e| e.to == n)
             .map(|e| e.from)

@@ -96,7 +96,7 @@ pub fn propagate(
             continue;
         };
         let froms: Vec<usize> = graph
-            .edges
+            .lanes
             .iter()
             .filter(|e| e.to == i)
             .map(|e| e.from)

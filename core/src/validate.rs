@@ -47,9 +47,9 @@ pub fn validate(path: &Path, plugin_dirs: &[PathBuf]) -> Result<Validated, Vec<D
         let plugin_line = Some(node.line_of("plugin"));
         let p = match registry.resolve(&node.plugin, &base) {
             Ok(p) => p,
-            Err(msg) => {
+            Err(e) => {
                 diags.push(
-                    Diagnostic::new(&file.path, msg)
+                    Diagnostic::new(&file.path, e.to_string())
                         .line(plugin_line)
                         .node(&node.name)
                         .help("run `daqflow plugins` to list plugins; add directories with --plugin-path, DAQFLOW_PLUGIN_PATH or [pipeline] plugin_path"),
@@ -123,9 +123,7 @@ pub fn validate(path: &Path, plugin_dirs: &[PathBuf]) -> Result<Validated, Vec<D
                 )
                 .line(Some(line))
                 .node(&node.name);
-                if !valid_names.is_empty()
-                    && (msg.contains("unknown field") || msg.contains("missing field"))
-                {
+                if !valid_names.is_empty() && names_a_settings_field(&msg) {
                     d = d.help(format!(
                         "settings of `{}`: {} (see `daqflow plugins {}`)",
                         p.name,
@@ -178,4 +176,12 @@ pub fn validate(path: &Path, plugin_dirs: &[PathBuf]) -> Result<Validated, Vec<D
         budget,
         warnings,
     })
+}
+
+/// True when a plugin's settings error is about which fields exist (an unknown or a
+/// missing field), so listing the valid settings helps. The plugin reports only text
+/// today, so this reads serde's wording; the only place that does, until the ABI carries
+/// a typed error kind.
+fn names_a_settings_field(msg: &str) -> bool {
+    msg.contains("unknown field") || msg.contains("missing field")
 }

@@ -1,13 +1,14 @@
-//! Finding and loading plugin libraries: the search path, `dlopen` through libloading,
-//! the ABI handshake (magic and ABI version read from the descriptor's fixed prefix before
-//! any plugin function is called), and the registry `run`, `validate` and `plugins` use.
+//! Loading one plugin library: `dlopen` through libloading, the ABI handshake (magic and
+//! ABI version read from the descriptor's fixed prefix before any plugin function is
+//! called), the checked vtable, and the two calls a plugin answers without an instance
+//! (its settings schema, a settings check). Finding plugins by name is [`registry`]'s job.
 //!
 //! Libraries are never unloaded: frames, threads and thread-locals of a plugin may outlive
 //! any point where unloading would look safe.
 
+mod registry;
 mod schema;
 
-use std::collections::BTreeMap;
 use std::ffi::c_void;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -16,9 +17,12 @@ use daqflow_sdk::abi::{self, AbiPrefix, PluginDescriptor, RStr};
 use serde::Serialize;
 use thiserror::Error;
 
+pub use registry::{Registry, ResolveError, SearchPath, is_candidate};
 pub use schema::{SettingDoc, describe_settings};
 
 use crate::config::NodeKind;
+use crate::runtime::error_sink::ErrorSink;
+use crate::runtime::host_api::HOST_API;
 
 /// Why a library could not be used as a plugin. Each names the file and the fix.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -173,6 +177,12 @@ impl fmt::Debug for Plugin {
     }
 }
 
+/// An owned copy of a descriptor string.
+///
+/// # Safety
+///
+/// `s` must point to `len` readable bytes that live for the call (descriptor
+/// strings are `'static` in a library that is never unloaded).
 unsafe fn rstr(s: RStr) -> String {
     // SAFETY: descriptor strings are 'static in the (never unloaded) library.
     unsafe { s.as_str() }.into_owned()
@@ -322,10 +332,7 @@ impl Plugin {
         let mut text = String::new();
         // SAFETY: the host text sink appends into `text`, which outlives the call.
         let status = unsafe {
-            (self.vt.settings_schema)(
-                &crate::runtime::host::HOST_API,
-                &mut text as *mut String as *mut c_void,
-            )
+            (self.vt.settings_schema)(&HOST_API, &mut text as *mut String as *mut c_void)
         };
         if status != abi::STATUS_OK {
             return Err(format!(
@@ -350,11 +357,11 @@ impl Plugin {
         let json = serde_json::Value::Object(settings.clone()).to_string();
         let input_raw = input.map(daqflow_sdk::FrameFormat::to_abi);
         let mut out = abi::RawFormat::default();
-        let mut errors = crate::runtime::host::ErrorSink::default();
+        let mut errors = ErrorSink::default();
         // SAFETY: json, input_raw, out and errors outlive the call.
         let status = unsafe {
             f(
-                &crate::runtime::host::HOST_API,
+                &HOST_API,
                 RStr::new(&json),
                 input_raw
                     .as_ref()
@@ -397,7 +404,7 @@ impl Plugin {
         let f = self.vt.parallel?;
         let json = serde_json::Value::Object(settings.clone()).to_string();
         // SAFETY: json outlives the call.
-        let status = unsafe { f(&crate::runtime::host::HOST_API, RStr::new(&json)) };
+        let status = unsafe { f(&HOST_API, RStr::new(&json)) };
         match status {
             0 => Some(false),
             1 => Some(true),
@@ -411,15 +418,10 @@ impl Plugin {
         settings: &serde_json::Map<String, serde_json::Value>,
     ) -> Vec<(String, String)> {
         let json = serde_json::Value::Object(settings.clone()).to_string();
-        let mut errors = crate::runtime::host::ErrorSink::default();
+        let mut errors = ErrorSink::default();
         // SAFETY: json and errors outlive the call.
-        let status = unsafe {
-            (self.vt.validate_settings)(
-                &crate::runtime::host::HOST_API,
-                RStr::new(&json),
-                errors.as_ptr(),
-            )
-        };
+        let status =
+            unsafe { (self.vt.validate_settings)(&HOST_API, RStr::new(&json), errors.as_ptr()) };
         let mut list = errors.take();
         if status != abi::STATUS_OK && list.is_empty() {
             list.push((String::new(), format!("settings refused (status {status})")));
@@ -438,158 +440,4 @@ fn dl_detail(e: &libloading::Error) -> String {
         src = inner.source();
     }
     s
-}
-
-/// Where plugins are looked for, in priority order, with where each directory came from.
-#[derive(Debug, Clone, Default)]
-pub struct SearchPath {
-    /// (directory, origin) pairs.
-    pub dirs: Vec<(PathBuf, String)>,
-}
-
-impl SearchPath {
-    /// `--plugin-path` dirs, then `DAQFLOW_PLUGIN_PATH`, then the pipeline file's
-    /// `plugin_path` (relative to `base`), then the directory of the executable.
-    pub fn new(cli: &[PathBuf], file_dirs: &[PathBuf], base: Option<&Path>) -> SearchPath {
-        let mut sp = SearchPath::default();
-        for d in cli {
-            sp.push(d.clone(), "--plugin-path");
-        }
-        if let Some(env) = std::env::var_os("DAQFLOW_PLUGIN_PATH") {
-            for d in std::env::split_paths(&env) {
-                if !d.as_os_str().is_empty() {
-                    sp.push(d, "DAQFLOW_PLUGIN_PATH");
-                }
-            }
-        }
-        for d in file_dirs {
-            let d = match base {
-                Some(b) if d.is_relative() => b.join(d),
-                _ => d.clone(),
-            };
-            sp.push(d, "pipeline plugin_path");
-        }
-        if let Some(dir) = std::env::current_exe()
-            .ok()
-            .and_then(|p| p.parent().map(Path::to_path_buf))
-        {
-            sp.push(dir.clone(), "next to the daqflow executable");
-            // An installed layout: bin/daqflow with lib/daqflow/*.so.
-            sp.push(dir.join("../lib/daqflow"), "next to the daqflow executable");
-        }
-        sp
-    }
-
-    fn push(&mut self, dir: PathBuf, origin: &str) {
-        if !self.dirs.iter().any(|(d, _)| d == &dir) {
-            self.dirs.push((dir, origin.to_string()));
-        }
-    }
-}
-
-/// True for file names the scanner treats as plugin candidates:
-/// `libdaqflow_plugin_*.so` (or `.dylib`, `daqflow_plugin_*.dll`).
-pub fn is_candidate(file_name: &str) -> bool {
-    let stem = file_name.strip_prefix("lib").unwrap_or(file_name);
-    stem.starts_with("daqflow_plugin_")
-        && (file_name.ends_with(".so")
-            || file_name.ends_with(".dylib")
-            || file_name.ends_with(".dll"))
-}
-
-/// Every plugin found on a search path, and the candidates that failed to load.
-#[derive(Debug, Default)]
-pub struct Registry {
-    /// Loaded plugins by name (first found wins).
-    pub plugins: BTreeMap<String, Plugin>,
-    /// Same-named plugins shadowed by an earlier directory.
-    pub shadowed: Vec<Plugin>,
-    /// Candidate files that are not valid plugins.
-    pub errors: Vec<LoadError>,
-    /// The directories searched.
-    pub search: SearchPath,
-}
-
-impl Registry {
-    /// Scans every directory of `search`.
-    pub fn scan(search: SearchPath) -> Registry {
-        let mut reg = Registry {
-            search,
-            ..Registry::default()
-        };
-        for (dir, _) in reg.search.dirs.clone() {
-            let Ok(entries) = std::fs::read_dir(&dir) else {
-                continue;
-            };
-            let mut files: Vec<PathBuf> = entries
-                .filter_map(|e| e.ok())
-                .map(|e| e.path())
-                .filter(|p| {
-                    p.file_name()
-                        .and_then(|n| n.to_str())
-                        .is_some_and(is_candidate)
-                })
-                .collect();
-            files.sort();
-            for f in files {
-                match Plugin::load(&f) {
-                    Ok(p) => {
-                        if reg.plugins.contains_key(&p.name) {
-                            reg.shadowed.push(p);
-                        } else {
-                            reg.plugins.insert(p.name.clone(), p);
-                        }
-                    }
-                    Err(e) => reg.errors.push(e),
-                }
-            }
-        }
-        reg
-    }
-
-    /// Resolves a node's `plugin = "..."`: a path (contains `/` or ends in a library
-    /// extension; relative to `base`) is loaded directly, a name is looked up.
-    pub fn resolve(&self, spec: &str, base: &Path) -> Result<Plugin, String> {
-        if spec.contains('/')
-            || spec.ends_with(".so")
-            || spec.ends_with(".dylib")
-            || spec.ends_with(".dll")
-        {
-            let p = Path::new(spec);
-            let p = if p.is_relative() {
-                base.join(p)
-            } else {
-                p.to_path_buf()
-            };
-            if !p.exists() {
-                return Err(format!("plugin library `{}` does not exist", p.display()));
-            }
-            return Plugin::load(&p).map_err(|e| e.to_string());
-        }
-        if let Some(p) = self.plugins.get(spec) {
-            return Ok(p.clone());
-        }
-        let names: Vec<&str> = self.plugins.keys().map(String::as_str).collect();
-        let mut msg = format!("unknown plugin `{spec}`");
-        if let Some(g) = crate::config::closest(spec, &names) {
-            msg.push_str(&format!(" (did you mean `{g}`?)"));
-        }
-        if names.is_empty() {
-            msg.push_str("; no plugins were found on the search path: ");
-            msg.push_str(&self.search_description());
-        } else {
-            msg.push_str(&format!("; plugins found: {}", names.join(", ")));
-        }
-        Err(msg)
-    }
-
-    /// The searched directories, for messages.
-    pub fn search_description(&self) -> String {
-        self.search
-            .dirs
-            .iter()
-            .map(|(d, o)| format!("{} ({o})", d.display()))
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
 }

@@ -1,0 +1,123 @@
+//! A plugin instance: the pointer a plugin's `create` returned, and the calls the runtime
+//! makes on it (start, next, push, stop, destroy), each giving back the ABI status with the
+//! plugin's error text, and [`describe_failure`] to word a failed call for the report.
+
+use std::ffi::c_void;
+use std::sync::Arc;
+
+use daqflow_sdk::abi::{self, RStr};
+
+use super::error_sink::ErrorSink;
+use super::host_api::HOST_API;
+use super::node::NodeState;
+use super::pool::FrameRef;
+use crate::plugin::Plugin;
+
+/// A plugin instance pointer (owned by the plugin; destroyed through its vtable).
+pub struct Instance {
+    plugin: Plugin,
+    ptr: *mut c_void,
+}
+
+// SAFETY: plugin instances are `Send` (the SDK requires it of every plugin type) and are
+// used by one thread at a time: created on the main thread, run on the node thread,
+// destroyed on the main thread after that thread has finished.
+unsafe impl Send for Instance {}
+
+impl Instance {
+    /// Creates an instance of `plugin` for `node` from its settings (a JSON object);
+    /// `Err` is the failure, worded for the report.
+    pub fn create(
+        plugin: Plugin,
+        node: &Arc<NodeState>,
+        settings: &str,
+    ) -> Result<Instance, String> {
+        let mut err = ErrorSink::default();
+        let mut ptr = std::ptr::null_mut();
+        // SAFETY: the node state outlives the instance (the runtime keeps every node state
+        // for the rest of the process); settings and err outlive the call.
+        let status = unsafe {
+            (plugin.vt.create)(
+                &HOST_API,
+                node.as_ptr(),
+                RStr::new(settings),
+                &mut ptr,
+                err.as_ptr(),
+            )
+        };
+        if status == abi::STATUS_OK && !ptr.is_null() {
+            Ok(Instance { plugin, ptr })
+        } else {
+            Err(describe_failure(status, "create", err.message()))
+        }
+    }
+
+    fn call(&self, f: unsafe extern "C" fn(*mut c_void, *mut c_void) -> i32) -> (i32, String) {
+        let mut err = ErrorSink::default();
+        // SAFETY: a live instance of this plugin; err outlives the call.
+        let status = unsafe { f(self.ptr, err.as_ptr()) };
+        (
+            status,
+            if status < 0 {
+                err.message()
+            } else {
+                String::new()
+            },
+        )
+    }
+
+    /// The plugin's `start`.
+    pub fn start(&self) -> (i32, String) {
+        self.call(self.plugin.vt.start)
+    }
+
+    /// A source's `next`: produce (emit) the next frame(s).
+    pub fn next(&self) -> (i32, String) {
+        self.call(
+            self.plugin
+                .vt
+                .next
+                .expect("checked at load: sources have next"),
+        )
+    }
+
+    /// The plugin's `stop`.
+    pub fn stop(&self) -> (i32, String) {
+        self.call(self.plugin.vt.stop)
+    }
+
+    /// A filter's or sink's `push`: one frame; the reference passes to the plugin.
+    pub fn push(&self, frame: FrameRef) -> (i32, String) {
+        let push = self
+            .plugin
+            .vt
+            .push
+            .expect("checked at load: filters and sinks have push");
+        let mut err = ErrorSink::default();
+        // SAFETY: a live instance; ownership of the frame reference passes to the plugin.
+        let status = unsafe { push(self.ptr, frame.into_raw(), err.as_ptr()) };
+        (
+            status,
+            if status < 0 {
+                err.message()
+            } else {
+                String::new()
+            },
+        )
+    }
+
+    /// The plugin's `destroy`.
+    pub fn destroy(self) {
+        // SAFETY: created by this plugin's create, destroyed once, no thread uses it now.
+        unsafe { (self.plugin.vt.destroy)(self.ptr) };
+    }
+}
+
+/// A failed plugin call, worded for the log and the report.
+pub fn describe_failure(status: i32, what: &str, msg: String) -> String {
+    if status == abi::STATUS_PANIC {
+        format!("panicked in {what}: {msg}")
+    } else {
+        format!("{what} failed: {msg}")
+    }
+}

@@ -1,0 +1,105 @@
+//! One node of a running pipeline as the core sees it: [`NodeState`] — its name, kind,
+//! counters, what its inputs allow (lossless, inline, rate limit) and its output lanes —
+//! the object behind the `HostNode` pointer a plugin calls the host table with. Emitting
+//! (the same buffer to every output lane) and failing a node live here; each failure of
+//! an emit is an [`EmitError`].
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, RwLock};
+
+use daqflow_sdk::abi::HostNode;
+use thiserror::Error;
+
+use super::counters::{LaneStats, NodeStats};
+use super::lane::LaneTx;
+use super::pool::FrameRef;
+use super::state::RunState;
+use crate::config::NodeKind;
+
+/// Why a node's emit did not deliver its frame.
+#[derive(Debug, Error, Clone, Copy, PartialEq, Eq)]
+pub enum EmitError {
+    /// The run is aborting: the frame was counted as lost.
+    #[error("aborted")]
+    Aborted,
+    /// The node has finished (or never started): its lanes are closed.
+    #[error("the node's outputs are closed")]
+    OutputsClosed,
+    /// Sinks have no output lanes.
+    #[error("a sink cannot emit frames")]
+    SinkCannotEmit,
+}
+
+/// The core's state of one node for the length of a run (and, for plugins that keep a
+/// `Context`, for the rest of the process).
+pub struct NodeState {
+    /// Node name.
+    pub name: String,
+    /// Section.
+    pub kind: NodeKind,
+    /// Run state.
+    pub run: Arc<RunState>,
+    /// Counters.
+    pub stats: Arc<NodeStats>,
+    /// Every input lane is lossless.
+    pub input_lossless: bool,
+    /// The node runs on its producer's thread (fed by an `inline` lane).
+    pub input_inline: bool,
+    /// The node has inputs and every one is a lossy queue (`latest`, `drop_*`): the
+    /// only case where an input rate limit is honoured.
+    pub input_all_lossy: bool,
+    /// Counters of the input lanes (set once the lanes exist).
+    pub input_stats: OnceLock<Vec<Arc<LaneStats>>>,
+    /// Least time between two frames taken from lossy inputs, in ns (0: no limit).
+    pub input_min_interval_ns: AtomicU64,
+    /// Output lanes; cleared when the node finishes so consumers see the end of stream.
+    pub outputs: RwLock<Vec<LaneTx>>,
+}
+
+impl NodeState {
+    /// The pointer handed to the plugin.
+    pub fn as_ptr(self: &Arc<Self>) -> *mut HostNode {
+        Arc::as_ptr(self) as *mut HostNode
+    }
+
+    /// Closes the output lanes (consumers drain what is queued, then see the end).
+    pub fn close_outputs(&self) {
+        let outputs = std::mem::take(&mut *self.outputs.write().unwrap_or_else(|e| e.into_inner()));
+        // Outside the lock: closing an inline lane runs the consumer's `stop`.
+        for o in outputs {
+            o.close();
+        }
+    }
+
+    /// Sends `frame` to every output lane: the same buffer to each (reference counted).
+    pub fn emit(&self, frame: FrameRef) -> Result<(), EmitError> {
+        let outputs = self.outputs.read().unwrap_or_else(|e| e.into_inner());
+        if outputs.is_empty() {
+            return Err(if self.kind == NodeKind::Sink {
+                EmitError::SinkCannotEmit
+            } else {
+                EmitError::OutputsClosed
+            });
+        }
+        self.stats.frames_out.fetch_add(1, Ordering::Relaxed);
+        let last = outputs.len() - 1;
+        let mut aborted = false;
+        for lane in &outputs[..last] {
+            aborted |= lane.send(frame.clone(), &self.run).is_err();
+        }
+        aborted |= outputs[last].send(frame, &self.run).is_err();
+        if aborted {
+            Err(EmitError::Aborted)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Records `msg` as the node's failure and asks the pipeline for an orderly stop.
+    pub fn fail(&self, msg: String) {
+        log::error!(target: &self.name, "{msg}; stopping the pipeline");
+        self.stats.fail(&self.name, msg);
+        self.run
+            .request_stop(&format!("node `{}` failed", self.name));
+    }
+}
