@@ -101,7 +101,11 @@ pub fn compute(
         let Some(f) = formats.of_node_output(i) else {
             continue;
         };
-        if f.frame_bytes() > pool_bytes {
+        // Reported where frames first become too big, not again downstream.
+        let input_too_big = formats
+            .of_node_input(i)
+            .is_some_and(|f| f.frame_bytes() > pool_bytes);
+        if f.frame_bytes() > pool_bytes && !input_too_big {
             let need_mb = f.frame_bytes().div_ceil(1 << 20);
             diags.push(
                 Diagnostic::new(

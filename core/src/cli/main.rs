@@ -50,10 +50,14 @@ enum Command {
         #[arg(long, value_name = "SECS")]
         drain_timeout_secs: Option<f64>,
     },
-    /// Check a pipeline file and print every problem at once.
+    /// Check a pipeline file and print every problem at once, then the pre-flight budget
+    /// (per lane: frame format, bytes per frame, frames/s, MB/s, memory its queue can pin).
     Validate {
         /// The pipeline file.
         file: PathBuf,
+        /// Print the result (problems, warnings, formats, budget) as JSON on stdout.
+        #[arg(long)]
+        json: bool,
     },
     /// List the plugins found on the search path, with their settings.
     Plugins {
@@ -100,6 +104,13 @@ fn main() -> ExitCode {
     }
 }
 
+/// Warnings: problems that do not stop the run.
+fn print_warnings(warnings: &[Diagnostic]) {
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+}
+
 fn print_diagnostics(diags: &[Diagnostic]) {
     for d in diags {
         eprintln!("error: {d}");
@@ -113,8 +124,21 @@ fn print_diagnostics(diags: &[Diagnostic]) {
 
 fn real_main(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
-        Command::Validate { file } => match daqflow::validate(&file, &cli.plugin_path) {
+        Command::Validate { file, json } => match daqflow::validate(&file, &cli.plugin_path) {
+            Ok(v) if json => {
+                let out = serde_json::json!({
+                    "ok": true,
+                    "pipeline": v.file.pipeline.name,
+                    "errors": [],
+                    "warnings": v.warnings,
+                    "formats": v.formats,
+                    "budget": v.budget,
+                });
+                println!("{}", serde_json::to_string_pretty(&out)?);
+                Ok(0)
+            }
             Ok(v) => {
+                print_warnings(&v.warnings);
                 println!(
                     "{}: OK — pipeline \"{}\", {} nodes, {} lanes",
                     file.display(),
@@ -122,7 +146,14 @@ fn real_main(cli: Cli) -> anyhow::Result<u8> {
                     v.file.nodes.len(),
                     v.graph.lanes.len()
                 );
+                println!();
+                print!("{}", v.budget.to_text());
                 Ok(0)
+            }
+            Err(d) if json => {
+                let out = serde_json::json!({ "ok": false, "errors": d });
+                println!("{}", serde_json::to_string_pretty(&out)?);
+                Ok(EXIT_INVALID)
             }
             Err(d) => {
                 print_diagnostics(&d);
@@ -131,10 +162,13 @@ fn real_main(cli: Cli) -> anyhow::Result<u8> {
         },
         Command::Graph { file, dot } => match daqflow::validate(&file, &cli.plugin_path) {
             Ok(v) => {
+                let formats: Vec<Option<String>> = (0..v.file.nodes.len())
+                    .map(|i| v.formats.of_node_output(i).map(|f| f.to_string()))
+                    .collect();
                 if dot {
-                    print!("{}", v.graph.to_dot(&v.file));
+                    print!("{}", v.graph.to_dot(&v.file, &formats));
                 } else {
-                    print!("{}", v.graph.to_text(&v.file));
+                    print!("{}", v.graph.to_text(&v.file, &formats));
                 }
                 Ok(0)
             }

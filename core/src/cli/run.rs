@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use daqflow::{Outcome, RunControl, RunOptions, StatusMode};
 
 use crate::status::StatusLine;
-use crate::{EXIT_ABORTED, EXIT_FAILED, EXIT_INVALID, print_diagnostics};
+use crate::{EXIT_ABORTED, EXIT_FAILED, EXIT_INVALID, print_diagnostics, print_warnings};
 
 pub fn run(
     file: &Path,
@@ -25,6 +25,7 @@ pub fn run(
             return Ok(EXIT_INVALID);
         }
     };
+    print_warnings(&v.warnings);
     let control = RunControl::new();
     let c = control.clone();
     ctrlc::set_handler(move || {

@@ -229,8 +229,10 @@ fn topo_order(n: usize, lanes: &[Lane]) -> Result<Vec<usize>, Vec<usize>> {
 }
 
 impl Graph {
-    /// Text rendering: one line per node with its inputs and lane policies.
-    pub fn to_text(&self, file: &PipelineFile) -> String {
+    /// Text rendering: one line per node with its inputs, lane policies and the format of
+    /// the frames on each lane (`formats[i]`: node i's output, `None` when only the run
+    /// will tell).
+    pub fn to_text(&self, file: &PipelineFile, formats: &[Option<String>]) -> String {
         let mut s = String::new();
         let _ = writeln!(
             s,
@@ -252,7 +254,14 @@ impl Graph {
                 .lanes
                 .iter()
                 .filter(|e| e.to == i)
-                .map(|e| format!("{} [{}]", self.names[e.from], e.policy))
+                .map(|e| {
+                    format!(
+                        "{} [{}; {}]",
+                        self.names[e.from],
+                        e.policy,
+                        lane_format(formats, e.from)
+                    )
+                })
                 .collect();
             if !ins.is_empty() {
                 let _ = write!(s, "  <- {}", ins.join(", "));
@@ -262,8 +271,8 @@ impl Graph {
         s
     }
 
-    /// Graphviz DOT rendering.
-    pub fn to_dot(&self, file: &PipelineFile) -> String {
+    /// Graphviz DOT rendering, each lane labelled with its policy and format.
+    pub fn to_dot(&self, file: &PipelineFile, formats: &[Option<String>]) -> String {
         let mut s = String::new();
         let _ = writeln!(
             s,
@@ -290,11 +299,22 @@ impl Graph {
             };
             let _ = writeln!(
                 s,
-                "  \"{}\" -> \"{}\" [label=\"{}\", style={style}];",
-                self.names[e.from], self.names[e.to], e.policy
+                "  \"{}\" -> \"{}\" [label=\"{}\\n{}\", style={style}];",
+                self.names[e.from],
+                self.names[e.to],
+                e.policy,
+                lane_format(formats, e.from)
             );
         }
         s.push_str("}\n");
         s
     }
+}
+
+/// The format shown for a lane out of `from`.
+fn lane_format(formats: &[Option<String>], from: usize) -> &str {
+    formats
+        .get(from)
+        .and_then(|f| f.as_deref())
+        .unwrap_or("format known at run time")
 }

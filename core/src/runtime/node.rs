@@ -54,6 +54,9 @@ pub struct NodeState {
     pub input_min_interval_ns: AtomicU64,
     /// Output lanes; cleared when the node finishes so consumers see the end of stream.
     pub outputs: RwLock<Vec<LaneTx>>,
+    /// The format of the frames it takes in, when `validate` could tell (told to the
+    /// plugin before its start).
+    pub input_format: Option<daqflow_sdk::FrameFormat>,
 }
 
 impl NodeState {

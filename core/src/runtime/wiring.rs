@@ -81,6 +81,7 @@ pub fn wire(v: &Validated) -> Wiring {
                 run: run.clone(),
                 stats: Arc::new(NodeStats::default()),
                 outputs: RwLock::new(Vec::new()),
+                input_format: v.formats.of_node_input(i),
             })
         })
         .collect();
