@@ -142,6 +142,7 @@ pub fn validate(path: &Path, plugin_dirs: &[PathBuf]) -> Result<Validated, Vec<D
         .map(|p| p.as_ref().map(|p| p.input))
         .collect();
     let graph = graph::build(&file, &reqs, &mut diags);
+    check_workers(&file, &plugins, &graph, &mut diags);
     let mut warnings = Vec::new();
     let (formats, budget) = if diags.is_empty() {
         // Formats need an acyclic graph of loaded plugins.
@@ -184,4 +185,57 @@ pub fn validate(path: &Path, plugin_dirs: &[PathBuf]) -> Result<Validated, Vec<D
 /// a typed error kind.
 fn names_a_settings_field(msg: &str) -> bool {
     msg.contains("unknown field") || msg.contains("missing field")
+}
+
+/// `workers = N > 1` needs a filter that says its frames are independent, fed by queued
+/// lanes (an `inline` node runs on its producer's thread).
+fn check_workers(
+    file: &PipelineFile,
+    plugins: &[Option<Plugin>],
+    graph: &Graph,
+    diags: &mut Vec<Diagnostic>,
+) {
+    for (i, node) in file.nodes.iter().enumerate() {
+        if node.workers <= 1 {
+            continue;
+        }
+        let line = Some(node.line_of("workers"));
+        if let Some(p) = plugins.get(i).and_then(Option::as_ref)
+            && p.parallel(&node.settings) != Some(true)
+        {
+            diags.push(
+                Diagnostic::new(
+                    &file.path,
+                    format!(
+                        "plugin `{}` cannot run as {} workers: {}",
+                        p.name,
+                        node.workers,
+                        if p.abi.1 < 2 {
+                            "it predates ABI 1.2 and does not say whether its frames are independent".to_string()
+                        } else {
+                            "it carries state from frame to frame (with these settings), so instances side by side would change its results".to_string()
+                        }
+                    ),
+                )
+                .line(line)
+                .node(&node.name)
+                .help("remove `workers`"),
+            );
+        }
+        if graph
+            .lanes
+            .iter()
+            .any(|l| l.to == i && l.policy.when_full == crate::config::WhenFull::Inline)
+        {
+            diags.push(
+                Diagnostic::new(
+                    &file.path,
+                    "`workers` needs a queued input lane: an `inline` node runs on its producer's thread",
+                )
+                .line(line)
+                .node(&node.name)
+                .help("remove `queue = \"inline\"` or `workers`"),
+            );
+        }
+    }
 }

@@ -286,6 +286,7 @@ impl Parser<'_> {
             plugin: String::new(),
             inputs: Vec::new(),
             queue: None,
+            workers: 1,
             settings: serde_json::Map::new(),
             line,
             key_lines: BTreeMap::new(),
@@ -347,6 +348,23 @@ impl Parser<'_> {
                         ),
                     ),
                 },
+                "workers" => match as_u64(v.get_ref()) {
+                    Some(n) if (1..=MAX_WORKERS).contains(&n) && kind == NodeKind::Filter => {
+                        node.workers = n as usize;
+                    }
+                    Some(_) if kind != NodeKind::Filter => self.err(
+                        kline,
+                        Some(&name),
+                        format!("`workers` is for filters; a {kind} runs on one thread"),
+                        Some("remove `workers`".into()),
+                    ),
+                    _ => self.err(
+                        kline,
+                        Some(&name),
+                        format!("`workers` must be a whole number from 1 to {MAX_WORKERS}"),
+                        Some("e.g. workers = 2: two instances process frames side by side, the output keeps the input order".into()),
+                    ),
+                },
                 _ => match to_json(v.get_ref()) {
                     Ok(j) => {
                         node.settings.insert(k.clone(), j);
@@ -368,6 +386,9 @@ impl Parser<'_> {
         Some(node)
     }
 }
+
+/// Most instances `workers = N` may ask for.
+const MAX_WORKERS: u64 = 64;
 
 fn as_u64(v: &DeValue<'_>) -> Option<u64> {
     as_i64(v).and_then(|i| u64::try_from(i).ok())

@@ -138,6 +138,9 @@ pub struct NodeConfig {
     pub inputs: Vec<String>,
     /// `queue = ...` if given.
     pub queue: Option<QueuePolicy>,
+    /// `workers = N` (filters): instances processing frames side by side, output in input
+    /// order. 1 when not given.
+    pub workers: usize,
     /// Everything else: the plugin's own settings.
     pub settings: serde_json::Map<String, serde_json::Value>,
     /// Line of the node's header.

@@ -25,6 +25,8 @@ pub struct Instance {
     told: Cell<Option<[u32; 4]>>,
     /// The format `validate` determined, whose rate is passed on with matching frames.
     expected: Option<FrameFormat>,
+    /// The settings it was created with (for `workers = N` siblings).
+    settings: String,
 }
 
 // SAFETY: plugin instances are `Send` (the SDK requires it of every plugin type) and are
@@ -59,6 +61,7 @@ impl Instance {
                 ptr,
                 told: Cell::new(None),
                 expected: node.input_format,
+                settings: settings.to_string(),
             })
         } else {
             Err(describe_failure(status, "create", err.message()))
@@ -77,6 +80,11 @@ impl Instance {
                 String::new()
             },
         )
+    }
+
+    /// Another instance of the same plugin and settings for the same node (`workers = N`).
+    pub fn sibling(&self, node: &Arc<NodeState>) -> Result<Instance, String> {
+        Instance::create(self.plugin.clone(), node, &self.settings)
     }
 
     /// The plugin's `start`; a filter or sink whose input format `validate` determined is

@@ -4,8 +4,10 @@
 //! (the same buffer to every output lane) and failing a node live here; each failure of
 //! an emit is an [`EmitError`].
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, RwLock};
+use std::time::Duration;
 
 use daqflow_sdk::abi::HostNode;
 use thiserror::Error;
@@ -57,6 +59,72 @@ pub struct NodeState {
     /// The format of the frames it takes in, when `validate` could tell (told to the
     /// plugin before its start).
     pub input_format: Option<daqflow_sdk::FrameFormat>,
+    /// `workers = N`: instances of the plugin processing frames side by side.
+    pub workers: usize,
+    /// With several workers: whose turn it is to emit, so the output keeps input order.
+    pub order: EmitOrder,
+}
+
+thread_local! {
+    /// The input sequence number of the frame the calling node-worker thread is handling
+    /// (`workers = N` only): its emits wait for that frame's turn.
+    static SEQUENCE: Cell<Option<u64>> = const { Cell::new(None) };
+}
+
+/// The emit turn of a node with several workers. Frames get consecutive sequence numbers
+/// in the order they are taken from the input lanes; a worker's emits for frame `s` wait
+/// until every frame before `s` is done, and finishing frame `s` passes the turn on — so
+/// N workers compute side by side while their output leaves in input order, with no
+/// buffer in between. Emits from a plugin's own threads are not ordered.
+#[derive(Default)]
+pub struct EmitOrder {
+    turn: Mutex<u64>,
+    changed: Condvar,
+}
+
+impl EmitOrder {
+    /// Waits until it is frame `seq`'s turn (or the run aborts: then order no longer
+    /// matters, every frame is counted as lost).
+    fn wait_for(&self, seq: u64, run: &RunState) {
+        let mut turn = self.turn.lock().unwrap_or_else(|e| e.into_inner());
+        while *turn < seq && !run.aborting() {
+            turn = self
+                .changed
+                .wait_timeout(turn, Duration::from_millis(50))
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    /// Frame `seq` is done: after its turn came, the next frame's turn.
+    fn finish(&self, seq: u64, run: &RunState) {
+        self.wait_for(seq, run);
+        let mut turn = self.turn.lock().unwrap_or_else(|e| e.into_inner());
+        *turn = (*turn).max(seq + 1);
+        self.changed.notify_all();
+    }
+}
+
+/// The calling thread handles frame `seq` of a node with several workers until dropped;
+/// dropping it passes the emit turn on.
+pub struct Turn<'a> {
+    node: &'a NodeState,
+    seq: u64,
+}
+
+impl<'a> Turn<'a> {
+    /// Enters frame `seq`'s handling on this thread.
+    pub fn enter(node: &'a NodeState, seq: u64) -> Turn<'a> {
+        SEQUENCE.with(|c| c.set(Some(seq)));
+        Turn { node, seq }
+    }
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        SEQUENCE.with(|c| c.set(None));
+        self.node.order.finish(self.seq, &self.node.run);
+    }
 }
 
 impl NodeState {
@@ -75,7 +143,14 @@ impl NodeState {
     }
 
     /// Sends `frame` to every output lane: the same buffer to each (reference counted).
+    /// On a node with several workers, first waits for the turn of the frame the calling
+    /// worker is handling.
     pub fn emit(&self, frame: FrameRef) -> Result<(), EmitError> {
+        if self.workers > 1
+            && let Some(seq) = SEQUENCE.with(Cell::get)
+        {
+            self.order.wait_for(seq, &self.run);
+        }
         let outputs = self.outputs.read().unwrap_or_else(|e| e.into_inner());
         if outputs.is_empty() {
             return Err(if self.kind == NodeKind::Sink {

@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 use super::counters::{LaneStats, NodeStats};
 use super::inline::InlineNode;
 use super::lane::{self, LaneRx};
-use super::node::NodeState;
+use super::node::{EmitOrder, NodeState};
 use super::state::RunState;
 use crate::config::WhenFull;
 use crate::validate::Validated;
@@ -82,6 +82,8 @@ pub fn wire(v: &Validated) -> Wiring {
                 stats: Arc::new(NodeStats::default()),
                 outputs: RwLock::new(Vec::new()),
                 input_format: v.formats.of_node_input(i),
+                workers: node.workers,
+                order: EmitOrder::default(),
             })
         })
         .collect();
