@@ -190,11 +190,18 @@ impl Filter for Accumulate {
     fn process(&mut self, frame: Frame, ctx: &Context) -> Result<(), PluginError> {
         let format = match frame.format() {
             Some(f) if f.encoding.is_raw() => f,
-            _ => {
+            Some(f) => {
                 return Err(PluginError::new(format!(
                     "frame {} is {}-encoded; accumulate needs raw pixels",
                     frame.frame_number(),
-                    frame.encoding()
+                    f.encoding
+                )));
+            }
+            None => {
+                return Err(PluginError::new(format!(
+                    "frame {} has a dtype this plugin does not know; accumulate takes {}",
+                    frame.frame_number(),
+                    DType::list(&DType::ALL)
                 )));
             }
         };
