@@ -47,8 +47,9 @@ pub struct Settings {
     /// bottom (`height % y`) are dropped.
     #[serde(default = "default_factor")]
     pub y: u32,
-    /// "sum" (the dtype widens: u8 → u16, u16 → u32, u32 saturates, f32 stays) or "mean"
-    /// (the dtype stays; integers rounded to nearest).
+    /// "sum" (the dtype widens so the sum cannot overflow: u8 → u16, or u32 for blocks of
+    /// more than 257 pixels; u16 → u32; u32 stays and saturates; f32 stays) or "mean" (the
+    /// dtype stays; integers rounded to nearest).
     #[serde(default)]
     pub mode: BinMode,
 }
