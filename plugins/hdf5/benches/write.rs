@@ -16,8 +16,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use daqflow_plugin_hdf5::config::Compression;
-use daqflow_plugin_hdf5::sink::{Encoded, Encoder};
-use daqflow_plugin_hdf5::writer::{ElemType, FileOptions, FrameFormat, RunWriter};
+use daqflow_plugin_hdf5::encoder::{Encoded, Encoder};
+use daqflow_plugin_hdf5::format::{ElemType, FileOptions, FrameFormat};
+use daqflow_plugin_hdf5::writer::RunWriter;
 use daqflow_sdk::Encoding;
 
 const H: u32 = 2048;
@@ -192,7 +193,7 @@ fn main() {
     let t = best(3, || {
         let c = thread_cpu();
         for i in 0..n {
-            daqflow_plugin_hdf5::bitshuffle::transform_plain(
+            daqflow_codec::bitshuffle::transform_plain(
                 &frames[i % distinct],
                 &mut shuffled,
                 2,

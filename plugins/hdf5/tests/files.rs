@@ -10,7 +10,8 @@ use std::process::{Command, Stdio};
 
 use common::*;
 use daqflow_plugin_hdf5::config::Compression;
-use daqflow_plugin_hdf5::writer::{ElemType, FrameFormat, RunWriter, WriteError};
+use daqflow_plugin_hdf5::format::{ElemType, FrameFormat};
+use daqflow_plugin_hdf5::writer::{RunWriter, WriteError};
 
 const U16_BSLZ4: FrameFormat = FrameFormat {
     elem: ElemType::U16,

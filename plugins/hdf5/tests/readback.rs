@@ -6,9 +6,10 @@
 mod common;
 
 use common::*;
+use daqflow_codec::bitshuffle;
 use daqflow_plugin_hdf5::config::Compression;
-use daqflow_plugin_hdf5::writer::{ElemType, FrameFormat};
-use daqflow_plugin_hdf5::{bitshuffle, filters};
+use daqflow_plugin_hdf5::format::{ElemType, FrameFormat};
+use daqflow_plugin_hdf5::writer::filters;
 
 fn read_rust(path: &std::path::Path, elem: ElemType) -> Vec<u8> {
     filters::register().unwrap();
@@ -193,7 +194,7 @@ print("ok")
 #[test]
 fn precompressed_chunks_from_the_reference_library_are_stored_as_they_are() {
     let _serial = serial();
-    use daqflow_plugin_hdf5::sink::{Encoded, Encoder};
+    use daqflow_plugin_hdf5::encoder::{Encoded, Encoder};
     use daqflow_plugin_hdf5::writer::RunWriter;
     use daqflow_sdk::Encoding;
 

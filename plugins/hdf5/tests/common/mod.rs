@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use daqflow_plugin_hdf5::config::Compression;
-use daqflow_plugin_hdf5::sink::{Encoded, Encoder};
-use daqflow_plugin_hdf5::writer::{ElemType, FileOptions, FrameFormat, RunWriter};
+use daqflow_plugin_hdf5::encoder::{Encoded, Encoder};
+use daqflow_plugin_hdf5::format::{ElemType, FileOptions, FrameFormat};
+use daqflow_plugin_hdf5::writer::RunWriter;
 use daqflow_sdk::Encoding;
 
 /// Serialises the tests of one test binary. HDF5 opens files without `O_CLOEXEC`; we set
