@@ -17,8 +17,9 @@ use std::time::{Duration, Instant};
 
 use daqflow_plugin_hdf5::config::Compression;
 use daqflow_plugin_hdf5::encoder::{Encoded, Encoder};
-use daqflow_plugin_hdf5::format::{ElemType, FileOptions, FrameFormat};
+use daqflow_plugin_hdf5::format::{FileOptions, FrameFormat};
 use daqflow_plugin_hdf5::writer::RunWriter;
+use daqflow_sdk::DType;
 use daqflow_sdk::Encoding;
 
 const H: u32 = 2048;
@@ -114,7 +115,7 @@ fn main() {
     // Alternate the two, best of 3 each, so that neither always meets a colder page cache.
     let raw_path = dir.path().join("raw.bin");
     let none = FrameFormat {
-        elem: ElemType::U16,
+        dtype: DType::U16,
         height: H,
         width: W,
         compression: Compression::None,
@@ -265,7 +266,7 @@ fn main() {
 
     // 3b. Small frames at a high rate: what flushing (and SWMR) costs per frame.
     let small = FrameFormat {
-        elem: ElemType::U16,
+        dtype: DType::U16,
         height: 256,
         width: 256,
         compression: Compression::None,

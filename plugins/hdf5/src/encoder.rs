@@ -43,7 +43,7 @@ impl Encoder {
             decoded,
         } = self;
         let n = format.frame_bytes();
-        let es = format.elem.size();
+        let es = format.dtype.size_bytes();
         let raw: &[u8] = match (encoding, format.compression) {
             (Encoding::Raw, _) => {
                 if input.len() != n {
@@ -122,11 +122,11 @@ fn grow(buf: &mut Vec<u8>, len: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::ElemType;
+    use daqflow_sdk::DType;
 
     fn format(compression: Compression) -> FrameFormat {
         FrameFormat {
-            elem: ElemType::U16,
+            dtype: DType::U16,
             height: 40,
             width: 30,
             compression,

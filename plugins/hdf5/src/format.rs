@@ -1,51 +1,23 @@
 //! What a run writes, shared by the sink, the encoder and the HDF5 writer: the frame
-//! format fixed by the first frame (element type, shape, chunk compression) with its chunk
+//! format fixed by the first frame (pixel type, shape, chunk compression) with its chunk
 //! sizes, and the file options every file of a run is written with.
 
 use daqflow_codec::{bitshuffle, lz4chunk};
+use daqflow_sdk::DType;
 
 use crate::config::Compression;
 
-/// Element type of a frame, as stored in the file (native little-endian).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ElemType {
-    /// `u8`
-    U8,
-    /// `u16`
-    U16,
-    /// `u32`
-    U32,
-    /// `f32`
-    F32,
-}
-
-impl ElemType {
-    /// The name used in settings and messages (`"u16"`).
-    pub fn name(self) -> &'static str {
-        match self {
-            ElemType::U8 => "u8",
-            ElemType::U16 => "u16",
-            ElemType::U32 => "u32",
-            ElemType::F32 => "f32",
-        }
-    }
-
-    /// Bytes per element.
-    pub fn size(self) -> usize {
-        match self {
-            ElemType::U8 => 1,
-            ElemType::U16 => 2,
-            ElemType::U32 => 4,
-            ElemType::F32 => 4,
-        }
-    }
+/// Whether frames of `dtype` can be written: the SDK's enum may grow, the file's types
+/// are these (native little-endian).
+pub fn storable(dtype: DType) -> bool {
+    matches!(dtype, DType::U8 | DType::U16 | DType::U32 | DType::F32)
 }
 
 /// What every frame of a file has in common; fixed by the first frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FrameFormat {
-    /// Element type.
-    pub elem: ElemType,
+    /// Pixel type.
+    pub dtype: DType,
     /// Rows.
     pub height: u32,
     /// Columns.
@@ -57,7 +29,7 @@ pub struct FrameFormat {
 impl FrameFormat {
     /// Uncompressed bytes of one frame.
     pub fn frame_bytes(&self) -> usize {
-        self.height as usize * self.width as usize * self.elem.size()
+        self.height as usize * self.width as usize * self.dtype.size_bytes()
     }
 
     /// Worst-case chunk size, for buffers.
@@ -66,7 +38,7 @@ impl FrameFormat {
         match self.compression {
             Compression::None => n,
             Compression::Lz4 => lz4chunk::max_compressed_len(n),
-            Compression::Bslz4 => bitshuffle::max_compressed_len(n, self.elem.size()),
+            Compression::Bslz4 => bitshuffle::max_compressed_len(n, self.dtype.size_bytes()),
         }
     }
 }

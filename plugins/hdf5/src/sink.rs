@@ -28,21 +28,10 @@ use daqflow_codec::{bitshuffle, lz4chunk};
 use daqflow_sdk::prelude::*;
 
 use crate::config::{Compression, Settings, default_run_id};
-use crate::format::{ElemType, FileOptions, FrameFormat};
+use crate::format::{self, FileOptions, FrameFormat};
 use crate::ordered::{self, Submitter};
 use crate::stages::{self, Done, Job, Payload, Shared};
 use crate::writer::{RunWriter, WriteError};
-
-/// Element type of an SDK dtype.
-pub fn elem_type(dtype: DType) -> Option<ElemType> {
-    match dtype {
-        DType::U8 => Some(ElemType::U8),
-        DType::U16 => Some(ElemType::U16),
-        DType::U32 => Some(ElemType::U32),
-        DType::F32 => Some(ElemType::F32),
-        _ => None,
-    }
-}
 
 /// Run state: exists only between `start` and `stop`.
 struct Run {
@@ -217,12 +206,12 @@ impl Run {
             return Err(PluginError::new(e));
         }
         let number = frame.frame_number();
-        let elem = elem_type(frame.dtype()).ok_or_else(|| {
-            PluginError::new(format!(
-                "frame {number}: dtype {} cannot be written to HDF5",
-                frame.dtype()
-            ))
-        })?;
+        let dtype = frame.dtype();
+        if !format::storable(dtype) {
+            return Err(PluginError::new(format!(
+                "frame {number}: dtype {dtype} cannot be written to HDF5"
+            )));
+        }
         let format = match &self.first {
             None => {
                 let compression = match frame.encoding() {
@@ -239,7 +228,7 @@ impl Run {
                     );
                 }
                 let format = FrameFormat {
-                    elem,
+                    dtype,
                     height: frame.height(),
                     width: frame.width(),
                     compression,
@@ -248,7 +237,7 @@ impl Run {
                 format
             }
             Some((f, first)) => {
-                if (f.elem, f.height, f.width) != (elem, frame.height(), frame.width()) {
+                if (f.dtype, f.height, f.width) != (dtype, frame.height(), frame.width()) {
                     let msg = format!(
                         "append frame {number} to {}: frame is {}x{} {} but the file holds {}x{} {} frames (since frame {first}); \
                          one file holds one shape and dtype — start a new run, or put a filter that crops/casts before this sink",
@@ -258,7 +247,7 @@ impl Run {
                         frame.dtype(),
                         f.width,
                         f.height,
-                        f.elem.name(),
+                        f.dtype,
                     );
                     self.shared.fail(msg.clone());
                     return Err(PluginError::new(msg));
@@ -290,7 +279,7 @@ impl Run {
                     self.path.display(),
                     format.width,
                     format.height,
-                    format.elem.name()
+                    format.dtype
                 )),
                 Err(e) => Payload::Failed(format!(
                     "append frame {number} to {}: {e}",

@@ -5,12 +5,13 @@ mod common;
 
 use common::*;
 use daqflow_plugin_hdf5::config::Compression;
-use daqflow_plugin_hdf5::format::{ElemType, FrameFormat};
+use daqflow_plugin_hdf5::format::FrameFormat;
 use daqflow_plugin_hdf5::writer::MetaCell;
 use daqflow_plugin_hdf5::writer::RunWriter;
+use daqflow_sdk::DType;
 
 const FORMAT: FrameFormat = FrameFormat {
-    elem: ElemType::U8,
+    dtype: DType::U8,
     height: 4,
     width: 6,
     compression: Compression::Lz4,

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use crate::format::ElemType;
+use daqflow_sdk::DType;
 use hdf5::types::{FixedAscii, VarLenUnicode};
 use hdf5::{Dataset, File, Group, H5Type, Location};
 
@@ -140,13 +140,22 @@ pub(super) fn write_skeleton(
     .map_err(err("write NeXus groups"))
 }
 
-pub(super) fn empty_of(builder: hdf5::DatasetBuilder, elem: ElemType) -> hdf5::DatasetBuilderEmpty {
-    match elem {
-        ElemType::U8 => builder.empty::<u8>(),
-        ElemType::U16 => builder.empty::<u16>(),
-        ElemType::U32 => builder.empty::<u32>(),
-        ElemType::F32 => builder.empty::<f32>(),
-    }
+/// A dataset builder for elements of `dtype`.
+pub(super) fn empty_of(
+    builder: hdf5::DatasetBuilder,
+    dtype: DType,
+) -> hdf5::Result<hdf5::DatasetBuilderEmpty> {
+    Ok(match dtype {
+        DType::U8 => builder.empty::<u8>(),
+        DType::U16 => builder.empty::<u16>(),
+        DType::U32 => builder.empty::<u32>(),
+        DType::F32 => builder.empty::<f32>(),
+        other => {
+            return Err(hdf5::Error::Internal(format!(
+                "frames of dtype {other} cannot be stored"
+            )));
+        }
+    })
 }
 
 fn create_scalar<T: H5Type>(group: &Group, name: &str, value: &T) -> hdf5::Result<Dataset> {
