@@ -7,10 +7,13 @@
 //!
 //! - [`config`]: the pipeline file; [`graph`]: nodes, lanes and structural checks;
 //! - [`plugin`]: search path, loading and the ABI handshake; [`validate`]: all checks at once;
+//! - [`formats`]: frame formats along every lane; [`budget`]: the pre-flight memory/disk budget;
 //! - [`runtime`]: threads, lanes, pool, lifecycle; [`stats`]: the run report.
 
+pub mod budget;
 pub mod config;
 pub mod diag;
+pub mod formats;
 pub mod graph;
 pub mod plugin;
 pub mod runtime;

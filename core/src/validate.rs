@@ -3,8 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::budget::{self, Budget};
 use crate::config::{self, PipelineFile};
 use crate::diag::Diagnostic;
+use crate::formats::{self, Formats};
 use crate::graph::{self, Graph};
 use crate::plugin::{self, Plugin, Registry, SearchPath};
 
@@ -17,6 +19,12 @@ pub struct Validated {
     pub plugins: Vec<Plugin>,
     /// The graph.
     pub graph: Graph,
+    /// The frame formats known before the run.
+    pub formats: Formats,
+    /// The pre-flight budget.
+    pub budget: Budget,
+    /// Problems that do not stop the run (printed by `validate` and `run`).
+    pub warnings: Vec<Diagnostic>,
 }
 
 /// Loads and checks the pipeline at `path`, looking for plugins in `plugin_dirs` first.
@@ -136,6 +144,24 @@ pub fn validate(path: &Path, plugin_dirs: &[PathBuf]) -> Result<Validated, Vec<D
         .map(|p| p.as_ref().map(|p| p.input))
         .collect();
     let graph = graph::build(&file, &reqs, &mut diags);
+    let mut warnings = Vec::new();
+    let (formats, budget) = if diags.is_empty() {
+        // Formats need an acyclic graph of loaded plugins.
+        let formats = formats::propagate(&file, &plugins, &graph, &mut diags);
+        let budget = budget::compute(&file, &graph, &formats, &mut diags, &mut warnings);
+        (formats, budget)
+    } else {
+        (
+            Formats::default(),
+            budget::compute(
+                &file,
+                &graph,
+                &Formats::default(),
+                &mut Vec::new(),
+                &mut Vec::new(),
+            ),
+        )
+    };
     if !diags.is_empty() {
         diags.sort_by_key(|d| d.line.unwrap_or(0));
         return Err(diags);
@@ -148,5 +174,8 @@ pub fn validate(path: &Path, plugin_dirs: &[PathBuf]) -> Result<Validated, Vec<D
         file,
         plugins,
         graph,
+        formats,
+        budget,
+        warnings,
     })
 }

@@ -141,6 +141,26 @@ pub(crate) struct VTable {
     pub push: Option<abi::PushFn>,
     pub stop: abi::InstanceFn,
     pub destroy: abi::DestroyFn,
+    pub output_format: Option<abi::OutputFormatFn>,
+    pub input_format: Option<abi::InputFormatFn>,
+    pub parallel: Option<abi::ParallelFn>,
+}
+
+/// Size of an ABI 1.0/1.1 descriptor: everything before the 1.2 vtable entries.
+const DESCRIPTOR_SIZE_1_1: usize = std::mem::offset_of!(PluginDescriptor, vtable)
+    + std::mem::offset_of!(abi::PluginVTable, output_format);
+
+/// What a node's plugin says about frame formats, from its settings alone.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FormatAnswer {
+    /// The format of the frames it emits (sources, filters), or "accepted" for a sink
+    /// (then the input format, passed through for reporting).
+    Known(daqflow_sdk::FrameFormat),
+    /// Known only at run time (a network detector; a filter whose output depends on the
+    /// frames), or the plugin predates formats (ABI < 1.2): accepts anything.
+    Unknown,
+    /// The input format is refused: `(field, message)` per problem.
+    Refused(Vec<(String, String)>),
 }
 
 impl fmt::Debug for Plugin {
@@ -204,15 +224,18 @@ impl Plugin {
                 sdk: daqflow_sdk::export::SDK_VERSION,
             });
         }
-        if (prefix.struct_size as usize) < std::mem::size_of::<PluginDescriptor>() {
+        // Later minors append vtable entries; an older plugin's descriptor ends before them.
+        let needed = if prefix.abi_minor >= 2 {
+            std::mem::size_of::<PluginDescriptor>()
+        } else {
+            DESCRIPTOR_SIZE_1_1
+        };
+        if (prefix.struct_size as usize) < needed {
             return Err(LoadError::BadDescriptor {
                 path,
                 what: format!(
-                    "descriptor is {} bytes, ABI {}.{} needs {}",
-                    prefix.struct_size,
-                    abi::ABI_MAJOR,
-                    abi::ABI_MINOR,
-                    std::mem::size_of::<PluginDescriptor>()
+                    "descriptor is {} bytes, ABI {}.{} needs {needed}",
+                    prefix.struct_size, prefix.abi_major, prefix.abi_minor,
                 ),
             });
         }
@@ -222,8 +245,10 @@ impl Plugin {
                 what: "descriptor is misaligned".into(),
             });
         }
-        // SAFETY: magic, version and size match: this is a PluginDescriptor of our ABI.
+        // SAFETY: magic and version match and the descriptor holds at least `needed` bytes:
+        // a PluginDescriptor whose fields past `struct_size` must not be read.
         let desc: &'static PluginDescriptor = unsafe { &*ptr };
+        let has_1_2 = prefix.abi_minor >= 2;
         let kind = kind_of(desc.kind).ok_or_else(|| LoadError::BadDescriptor {
             path: path.clone(),
             what: format!("unknown plugin kind code {}", desc.kind),
@@ -257,6 +282,10 @@ impl Plugin {
             push: v.push,
             stop: v.stop.ok_or_else(|| missing("stop"))?,
             destroy: v.destroy.ok_or_else(|| missing("destroy"))?,
+            // ABI 1.2 entries: only inside a descriptor that has them (checked above).
+            output_format: if has_1_2 { v.output_format } else { None },
+            input_format: if has_1_2 { v.input_format } else { None },
+            parallel: if has_1_2 { v.parallel } else { None },
         };
         match kind {
             NodeKind::Source if vt.next.is_none() => return Err(missing("next")),
@@ -306,6 +335,74 @@ impl Plugin {
         }
         serde_json::from_str(&text)
             .map_err(|e| format!("plugin `{}` settings schema is not JSON: {e}", self.name))
+    }
+
+    /// What the plugin makes of `input` with `settings` (for a source, `input` is `None`):
+    /// see [`FormatAnswer`]. Plugins without the entry (ABI < 1.2) answer `Unknown`.
+    pub fn output_format(
+        &self,
+        settings: &serde_json::Map<String, serde_json::Value>,
+        input: Option<&daqflow_sdk::FrameFormat>,
+    ) -> FormatAnswer {
+        let Some(f) = self.vt.output_format else {
+            return FormatAnswer::Unknown;
+        };
+        let json = serde_json::Value::Object(settings.clone()).to_string();
+        let input_raw = input.map(daqflow_sdk::FrameFormat::to_abi);
+        let mut out = abi::RawFormat::default();
+        let mut errors = crate::runtime::host::ErrorSink::default();
+        // SAFETY: json, input_raw, out and errors outlive the call.
+        let status = unsafe {
+            f(
+                &crate::runtime::host::HOST_API,
+                RStr::new(&json),
+                input_raw
+                    .as_ref()
+                    .map_or(std::ptr::null(), |r| r as *const _),
+                &mut out,
+                errors.as_ptr(),
+            )
+        };
+        match status {
+            abi::STATUS_OK if self.kind == NodeKind::Sink => {
+                input.map_or(FormatAnswer::Unknown, |i| FormatAnswer::Known(*i))
+            }
+            abi::STATUS_OK => match daqflow_sdk::FrameFormat::from_abi(&out) {
+                Some(f) => FormatAnswer::Known(f),
+                None => FormatAnswer::Refused(vec![(
+                    String::new(),
+                    format!(
+                        "plugin `{}` announced an output format with unknown dtype code {}",
+                        self.name, out.dtype
+                    ),
+                )]),
+            },
+            abi::STATUS_FORMAT_AT_RUNTIME => FormatAnswer::Unknown,
+            _ => {
+                let mut list = errors.take();
+                if list.is_empty() {
+                    list.push((
+                        String::new(),
+                        format!("format check failed (status {status})"),
+                    ));
+                }
+                FormatAnswer::Refused(list)
+            }
+        }
+    }
+
+    /// Whether `workers = N` may run N instances of this filter side by side: `None` when
+    /// the plugin does not say (ABI < 1.2, or not a filter).
+    pub fn parallel(&self, settings: &serde_json::Map<String, serde_json::Value>) -> Option<bool> {
+        let f = self.vt.parallel?;
+        let json = serde_json::Value::Object(settings.clone()).to_string();
+        // SAFETY: json outlives the call.
+        let status = unsafe { f(&crate::runtime::host::HOST_API, RStr::new(&json)) };
+        match status {
+            0 => Some(false),
+            1 => Some(true),
+            _ => None,
+        }
     }
 
     /// Checks `settings` without creating anything; each problem names its field.

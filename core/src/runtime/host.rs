@@ -328,7 +328,7 @@ unsafe extern "C" fn host_frame_alloc(
     }
     if !matches!(
         spec.encoding,
-        abi::ENCODING_RAW | abi::ENCODING_LZ4 | abi::ENCODING_BSLZ4
+        abi::ENCODING_RAW | abi::ENCODING_LZ4 | abi::ENCODING_BSLZ4 | abi::ENCODING_LZ4_BLOCK
     ) {
         set_error(err, format!("unknown encoding code {}", spec.encoding));
         return abi::STATUS_ERROR;
@@ -409,13 +409,12 @@ unsafe extern "C" fn host_frame_make_unique(
 unsafe extern "C" fn host_emit(n: *mut HostNode, frame: RawFrame) -> i32 {
     // SAFETY: live node; ownership of the reference passes to us.
     let (n, frame) = unsafe { (node(n), FrameRef::from_handle(frame.handle)) };
+    // The plugin reports the failure (its SDK words it from the status): not logged here.
     match n.emit(frame) {
         Ok(()) => abi::STATUS_OK,
         Err("aborted") => abi::STATUS_ABORTED,
-        Err(msg) => {
-            log::error!(target: &n.name, "{msg}");
-            abi::STATUS_ERROR
-        }
+        Err("a sink cannot emit frames") => abi::STATUS_NO_OUTPUTS,
+        Err(_) => abi::STATUS_OUTPUTS_CLOSED,
     }
 }
 
