@@ -7,12 +7,6 @@ use daqflow_sdk::DType;
 
 use crate::config::Compression;
 
-/// Whether frames of `dtype` can be written: the SDK's enum may grow, the file's types
-/// are these (native little-endian).
-pub fn storable(dtype: DType) -> bool {
-    matches!(dtype, DType::U8 | DType::U16 | DType::U32 | DType::F32)
-}
-
 /// What every frame of a file has in common; fixed by the first frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FrameFormat {

@@ -20,7 +20,6 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
 
 use crossbeam_channel::bounded;
@@ -28,18 +27,20 @@ use daqflow_codec::{bitshuffle, lz4chunk};
 use daqflow_sdk::prelude::*;
 
 use crate::config::{Compression, Settings, default_run_id};
-use crate::format::{self, FileOptions, FrameFormat};
+use crate::format::{FileOptions, FrameFormat};
 use crate::ordered::{self, Submitter};
 use crate::stages::{self, Done, Job, Payload, Shared};
 use crate::writer::{RunWriter, WriteError};
 
-/// Run state: exists only between `start` and `stop`.
+/// Run state: exists only between `start` and `stop`. Field order matters when it is
+/// dropped without `stop`: the pool's input closes before the threads are joined.
 struct Run {
     path: PathBuf,
     /// Frames into the encoder pool, or straight to the writer in their turn.
     submit: Option<Submitter<Job, Done>>,
-    workers: Vec<JoinHandle<()>>,
-    writer: Option<JoinHandle<()>>,
+    /// The encoder threads.
+    workers: Vec<daqflow_sdk::Worker>,
+    writer: Option<daqflow_sdk::Worker>,
     shared: Arc<Shared>,
     first: Option<(FrameFormat, u64)>,
     error_reported: bool,
@@ -112,29 +113,21 @@ impl Run {
             .flush_interval_ms
             .map(|ms| Duration::from_millis(ms.div_ceil(4)));
         let writer = {
-            let (ctx, shared, path, fpf) = (
-                ctx.clone(),
-                shared.clone(),
-                path.clone(),
-                settings.frames_per_file,
-            );
-            std::thread::Builder::new()
-                .name(format!("{}-hdf5-writer", ctx.node_name()))
-                .spawn(move || {
-                    ctx.bind_log_thread();
-                    let writer = match RunWriter::create(path, fpf, opts) {
-                        Ok(w) => {
-                            let _ = ready_tx.send(Ok(()));
-                            w
-                        }
-                        Err(e) => {
-                            let _ = ready_tx.send(Err(e));
-                            return;
-                        }
-                    };
-                    stages::write_loop(writer, in_order, spare_tx, &shared, &ctx, tick);
-                })
-                .map_err(|e| PluginError::new(format!("start hdf5 writer thread: {e}")))?
+            let (shared, path, fpf) = (shared.clone(), path.clone(), settings.frames_per_file);
+            ctx.spawn_worker("hdf5-writer", move |ctx| {
+                let writer = match RunWriter::create(path, fpf, opts) {
+                    Ok(w) => {
+                        let _ = ready_tx.send(Ok(()));
+                        w
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return Ok(());
+                    }
+                };
+                stages::write_loop(writer, in_order, spare_tx, &shared, ctx, tick);
+                Ok(())
+            })?
         };
         match ready_rx.recv() {
             Ok(Ok(())) => {}
@@ -158,17 +151,14 @@ impl Run {
         };
         let mut workers = Vec::with_capacity(threads);
         for i in 0..threads {
-            let (ctx, worker, work) = (
-                ctx.clone(),
+            let (worker, work) = (
                 worker.clone(),
                 stages::compressor(spare_rx.clone(), path.clone()),
             );
-            let spawned = std::thread::Builder::new()
-                .name(format!("{}-hdf5-compress-{i}", ctx.node_name()))
-                .spawn(move || {
-                    ctx.bind_log_thread();
-                    worker.run(work);
-                });
+            let spawned = ctx.spawn_worker(&format!("hdf5-compress-{i}"), move |_| {
+                worker.run(work);
+                Ok(())
+            });
             match spawned {
                 Ok(w) => workers.push(w),
                 Err(e) => log::warn!(
@@ -179,6 +169,8 @@ impl Run {
         }
         drop(worker);
         if workers.is_empty() {
+            // The writer thread ends (and is joined as it drops) once the pool's input closes.
+            drop(submit);
             return Err(PluginError::new(
                 "start hdf5 compression threads: none could be started",
             ));
@@ -207,11 +199,6 @@ impl Run {
         }
         let number = frame.frame_number();
         let dtype = frame.dtype();
-        if !format::storable(dtype) {
-            return Err(PluginError::new(format!(
-                "frame {number}: dtype {dtype} cannot be written to HDF5"
-            )));
-        }
         let format = match &self.first {
             None => {
                 let compression = match frame.encoding() {
@@ -320,19 +307,18 @@ impl Run {
         // Closing the pool's input lets the workers drain it and exit; then the writer's
         // input ends and it finishes the file.
         self.submit.take();
+        // A thread's error is a panic (their bodies return `Ok`), named by the SDK.
         for w in self.workers.drain(..) {
-            if w.join().is_err() {
+            if let Err(e) = w.join() {
                 self.shared
-                    .fail("an hdf5 compression thread panicked".into());
+                    .fail(format!("compress for {}: {e}", self.path.display()));
             }
         }
         if let Some(w) = self.writer.take()
-            && w.join().is_err()
+            && let Err(e) = w.join()
         {
-            self.shared.fail(format!(
-                "write {}: the writer thread panicked",
-                self.path.display()
-            ));
+            self.shared
+                .fail(format!("write {}: {e}", self.path.display()));
         }
         let written = self.shared.written.load(Ordering::Relaxed);
         let lost = self.shared.lost.load(Ordering::Relaxed);

@@ -185,7 +185,7 @@ impl NexusFile {
                 Extent::fixed(h),
                 Extent::fixed(w),
             ]);
-            let data = empty_of(builder, format.dtype)?
+            let data = empty_of(builder, format.dtype)
                 .shape(extents)
                 .create(dp.name)?;
             attr_str(&data, "interpretation", "image")?;

@@ -84,7 +84,7 @@ pub fn write_master(
             }
             offset += k;
         }
-        let data = empty_of(data, format.dtype)?
+        let data = empty_of(data, format.dtype)
             .shape((n, h, w))
             .create(dp.name)?;
         attr_str(&data, "interpretation", "image")?;

@@ -141,21 +141,8 @@ pub(super) fn write_skeleton(
 }
 
 /// A dataset builder for elements of `dtype`.
-pub(super) fn empty_of(
-    builder: hdf5::DatasetBuilder,
-    dtype: DType,
-) -> hdf5::Result<hdf5::DatasetBuilderEmpty> {
-    Ok(match dtype {
-        DType::U8 => builder.empty::<u8>(),
-        DType::U16 => builder.empty::<u16>(),
-        DType::U32 => builder.empty::<u32>(),
-        DType::F32 => builder.empty::<f32>(),
-        other => {
-            return Err(hdf5::Error::Internal(format!(
-                "frames of dtype {other} cannot be stored"
-            )));
-        }
-    })
+pub(super) fn empty_of(builder: hdf5::DatasetBuilder, dtype: DType) -> hdf5::DatasetBuilderEmpty {
+    daqflow_sdk::dispatch_dtype!(dtype, T => builder.empty::<T>())
 }
 
 fn create_scalar<T: H5Type>(group: &Group, name: &str, value: &T) -> hdf5::Result<Dataset> {
