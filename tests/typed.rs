@@ -134,3 +134,36 @@ print("ok", data.shape)
     );
     assert!(out.contains("ok (12, 10, 32)"), "{out}");
 }
+
+#[test]
+fn a_run_without_frames_leaves_the_dataset_shaped_by_the_format() {
+    // The writer learns the format before the first frame: the file of a run that ends
+    // before any frame still holds `(0, height, width)` of the right dtype and
+    // compression, where a consumer can find it.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("empty.h5");
+    let toml = format!(
+        "[sources.det]\nplugin = {}\nframes = 0\nside = 30\n\n\
+         [filters.roi]\nplugin = \"crop\"\ninputs = [\"det\"]\nwidth = 20\n\n\
+         [sinks.file]\nplugin = \"hdf5\"\ninputs = [\"roi\"]\ncompression = \"bslz4\"\npath = {}\n",
+        toml_path(&test_plugin("counter")),
+        toml_path(&file)
+    );
+    let o = run_pipeline(dir.path(), &toml, Duration::from_secs(60));
+    assert_eq!(o.code(), 0, "{}", o.stderr);
+    assert_eq!(o.node("file")["frames_in"], 0, "{}", o.stderr);
+    let out = run_python(
+        r#"
+f = h5py.File(sys.argv[1], "r")
+d = f["/entry/instrument/detector/data"]
+print("shape", d.shape, d.dtype, d.chunks, list(d._filters.keys()))
+assert f["/entry/data/data"].shape == (0, 30, 20)
+"#,
+        &[file.to_str().unwrap()],
+    );
+    assert!(
+        out.contains("shape (0, 30, 20) uint8 (1, 30, 20)"),
+        "{out}"
+    );
+    assert!(out.contains("32008"), "bitshuffle filter set: {out}");
+}

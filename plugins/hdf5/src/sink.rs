@@ -50,21 +50,88 @@ struct Run {
 pub struct Hdf5Sink {
     settings: Settings,
     run: Option<Run>,
+    /// The format of the frames to come, when the core told it (before the start: from
+    /// the pipeline file; later: a new series of another shape).
+    expected: Option<FrameFormat>,
+    /// Files started after a format change (0: the first file of the run).
+    series: u32,
+}
+
+/// The file format for frames of `f` with these settings: compressed frames are stored
+/// as they come (no recompression), raw ones compressed as the settings say.
+fn file_format(f: &daqflow_sdk::FrameFormat, settings: &Settings) -> FrameFormat {
+    FrameFormat {
+        dtype: f.dtype,
+        height: f.height,
+        width: f.width,
+        compression: match f.encoding {
+            Encoding::Lz4 => Compression::Lz4,
+            Encoding::BsLz4 => Compression::Bslz4,
+            _ => settings.compression,
+        },
+    }
 }
 
 impl Sink for Hdf5Sink {
     type Settings = Settings;
     const INPUT: InputLane = InputLane::Lossless;
 
+    fn accepts(
+        _settings: &Settings,
+        input: &daqflow_sdk::FrameFormat,
+    ) -> Result<(), Vec<SettingsError>> {
+        match input.encoding {
+            Encoding::Raw | Encoding::Lz4 | Encoding::BsLz4 => Ok(()),
+            other => Err(vec![SettingsError::new(
+                "",
+                format!(
+                    "the HDF5 writer stores raw, lz4 or bslz4 frames, not {other}; decode them before this sink"
+                ),
+            )]),
+        }
+    }
+
     fn create(settings: Settings, _ctx: &Context) -> Result<Self, PluginError> {
         Ok(Hdf5Sink {
             settings,
             run: None,
+            expected: None,
+            series: 0,
         })
     }
 
+    /// Before the start: the dataset is created with the file, before the first frame.
+    /// Mid-run, frames of another shape or dtype (a detector's new series): the current
+    /// file is finished and the next frames go to a new one, `<name>_s001.h5`, ….
+    fn input_format(
+        &mut self,
+        format: &daqflow_sdk::FrameFormat,
+        ctx: &Context,
+    ) -> Result<(), PluginError> {
+        let f = file_format(format, &self.settings);
+        let changed = self.expected.is_some_and(|e| e != f);
+        self.expected = Some(f);
+        if let Some(run) = self.run.take() {
+            if !changed && run.first.is_none_or(|(first, _)| first == f) {
+                self.run = Some(run);
+                return Ok(());
+            }
+            let old = run.path.clone();
+            run.stop(ctx)?;
+            self.series += 1;
+            let next = Run::start(&self.settings, ctx, Some(f), self.series)?;
+            log::info!(
+                "frames of {format} from now on: {} is complete, writing {}",
+                old.display(),
+                next.path.display()
+            );
+            self.run = Some(next);
+        }
+        Ok(())
+    }
+
     fn start(&mut self, ctx: &Context) -> Result<(), PluginError> {
-        self.run = Some(Run::start(&self.settings, ctx)?);
+        self.run = Some(Run::start(&self.settings, ctx, self.expected, self.series)?);
         Ok(())
     }
 
@@ -87,13 +154,31 @@ impl Sink for Hdf5Sink {
 }
 
 impl Run {
-    fn start(settings: &Settings, ctx: &Context) -> Result<Run, PluginError> {
+    /// Opens the run's file (with its dataset when `expected` is known); `series` > 0
+    /// names a later file of the run, started by a format change.
+    fn start(
+        settings: &Settings,
+        ctx: &Context,
+        expected: Option<FrameFormat>,
+        series: u32,
+    ) -> Result<Run, PluginError> {
         let now = SystemTime::now();
         let run_id = settings
             .run_id
             .clone()
             .unwrap_or_else(|| default_run_id(now));
-        let path = settings.render_path(&run_id, ctx.node_name(), now);
+        let mut path = settings.render_path(&run_id, ctx.node_name(), now);
+        if series > 0 {
+            let stem = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let ext = path
+                .extension()
+                .map(|e| format!(".{}", e.to_string_lossy()))
+                .unwrap_or_default();
+            path = path.with_file_name(format!("{stem}_s{series:03}{ext}"));
+        }
         let opts = FileOptions {
             swmr: settings.swmr,
             flush_every: settings.flush_every(),
@@ -115,7 +200,13 @@ impl Run {
         let writer = {
             let (shared, path, fpf) = (shared.clone(), path.clone(), settings.frames_per_file);
             ctx.spawn_worker("hdf5-writer", move |ctx| {
-                let writer = match RunWriter::create(path, fpf, opts) {
+                let created = RunWriter::create(path, fpf, opts).and_then(|mut w| {
+                    if let Some(f) = &expected {
+                        w.prepare(f)?;
+                    }
+                    Ok(w)
+                });
+                let writer = match created {
                     Ok(w) => {
                         let _ = ready_tx.send(Ok(()));
                         w
@@ -204,7 +295,15 @@ impl Run {
                 let compression = match frame.encoding() {
                     Encoding::Lz4 => Compression::Lz4,
                     Encoding::BsLz4 => Compression::Bslz4,
-                    _ => settings.compression,
+                    Encoding::Raw => settings.compression,
+                    other => {
+                        let msg = format!(
+                            "append frame {number} to {}: the HDF5 writer stores raw, lz4 or bslz4 frames, not {other}",
+                            self.path.display()
+                        );
+                        self.shared.fail(msg.clone());
+                        return Err(PluginError::new(msg));
+                    }
                 };
                 if compression != settings.compression {
                     log::info!(

@@ -46,6 +46,8 @@ pub struct NexusFile {
     sets: Option<Sets>,
     dataset: String,
     swmr: bool,
+    /// SWMR writing has started (after the first frame's metadata columns exist).
+    swmr_started: bool,
     flush_every: u64,
     frames: u64,
     meta_written: u64,
@@ -128,6 +130,7 @@ impl NexusFile {
             sets: None,
             dataset: opts.dataset.clone(),
             swmr: opts.swmr,
+            swmr_started: false,
             flush_every: opts.flush_every,
             frames: 0,
             meta_written: 0,
@@ -160,11 +163,42 @@ impl NexusFile {
         self.file.as_ref().expect("file open until close")
     }
 
-    /// Creates the frame datasets for `format` and, with SWMR, starts SWMR writing.
+    /// Creates the frame datasets for `format` before the first frame (the run's format is
+    /// known from the pipeline): a run that ends without frames still leaves the dataset,
+    /// shaped `(0, height, width)`. SWMR writing starts with the first frame, once its
+    /// metadata columns exist.
+    pub fn prepare(&mut self, format: &FrameFormat) -> Result<(), WriteError> {
+        if self.sets.is_none() {
+            self.begin(format, &[], false)?;
+        }
+        Ok(())
+    }
+
+    /// Starts SWMR writing (when asked for and not started yet) with the metadata columns
+    /// of `cells` added first: columns cannot be added once SWMR writing has begun.
+    fn start_swmr(&mut self, cells: &[(String, MetaCell)]) -> Result<(), WriteError> {
+        if !self.swmr || self.swmr_started {
+            return Ok(());
+        }
+        let file = self.file.as_ref().expect("file open until close");
+        self.columns
+            .add_keys(file, self.frames, cells)
+            .map_err(hdf5_err(&self.path, "create frame_metadata datasets"))?;
+        self.columns.close_for_new_keys();
+        self.swmr_started = true;
+        // Groups are closed (dropped above); only datasets stay open.
+        self.file()
+            .start_swmr()
+            .map_err(hdf5_err(&self.path, "start SWMR writing"))
+    }
+
+    /// Creates the frame datasets for `format` and, with SWMR and `swmr_now`, starts SWMR
+    /// writing.
     fn begin(
         &mut self,
         format: &FrameFormat,
         cells: &[(String, MetaCell)],
+        swmr_now: bool,
     ) -> Result<(), WriteError> {
         let dp = DatasetPath::parse(&self.dataset);
         let (h, w) = (format.height as usize, format.width as usize);
@@ -220,12 +254,8 @@ impl NexusFile {
             .add_keys(file, 0, cells)
             .and_then(|()| self.columns.add_preset(file))
             .map_err(hdf5_err(&self.path, "create frame_metadata datasets"))?;
-        if self.swmr {
-            self.columns.close_for_new_keys();
-            // Groups are closed (dropped above); only datasets stay open.
-            self.file()
-                .start_swmr()
-                .map_err(hdf5_err(&self.path, "start SWMR writing"))?;
+        if swmr_now {
+            self.start_swmr(&[])?;
         }
         Ok(())
     }
@@ -264,7 +294,9 @@ impl NexusFile {
         cells: &[(String, MetaCell)],
     ) -> Result<(), WriteError> {
         if self.sets.is_none() {
-            self.begin(format, cells)?;
+            self.begin(format, cells, true)?;
+        } else {
+            self.start_swmr(cells)?;
         }
         let sets = self.sets.as_ref().expect("begun");
         let n = self.frames;

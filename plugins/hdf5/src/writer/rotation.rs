@@ -93,7 +93,18 @@ impl RunWriter {
         self.current.as_ref().map(NexusFile::path)
     }
 
-    /// Appends one frame's chunk. The first frame fixes the format of the run.
+    /// Fixes the run's format before the first frame and creates its dataset in the
+    /// current file.
+    pub fn prepare(&mut self, format: &FrameFormat) -> Result<(), WriteError> {
+        self.format = Some(*format);
+        match self.current.as_mut() {
+            Some(c) => c.prepare(format),
+            None => Ok(()),
+        }
+    }
+
+    /// Appends one frame's chunk. The first frame fixes the format of the run (unless
+    /// [`prepare`](Self::prepare) did).
     pub fn append(
         &mut self,
         format: &FrameFormat,
