@@ -161,9 +161,6 @@ assert f["/entry/data/data"].shape == (0, 30, 20)
 "#,
         &[file.to_str().unwrap()],
     );
-    assert!(
-        out.contains("shape (0, 30, 20) uint8 (1, 30, 20)"),
-        "{out}"
-    );
+    assert!(out.contains("shape (0, 30, 20) uint8 (1, 30, 20)"), "{out}");
     assert!(out.contains("32008"), "bitshuffle filter set: {out}");
 }

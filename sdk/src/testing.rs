@@ -602,11 +602,9 @@ pub fn check_compliance(entry: EntryFn) {
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
         "plugin name {name:?} must be lower_snake_case"
     );
-    // SAFETY: as above.
-    assert!(
-        !unsafe { d.description.as_str() }.is_empty(),
-        "plugin description is empty"
-    );
+    // SAFETY: descriptor strings are 'static.
+    let description = unsafe { d.description.as_str() };
+    assert!(!description.is_empty(), "plugin description is empty");
     assert!(matches!(
         d.kind,
         abi::KIND_SOURCE | abi::KIND_FILTER | abi::KIND_SINK
