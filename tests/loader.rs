@@ -57,7 +57,7 @@ fn refuses_another_abi_major_naming_both_versions() {
     // proves the versions are checked before calling into the plugin.
     let err = validate_with_plugin(&test_plugin("bad_abi"));
     assert!(
-        err.contains("libdaqflow_testplugin_bad_abi.so: plugin ABI 99.3 is not supported by this daqflow (ABI 1.1); rebuild the plugin against daqflow-sdk"),
+        err.contains("libdaqflow_testplugin_bad_abi.so: plugin ABI 99.3 is not supported by this daqflow (ABI 1.2); rebuild the plugin against daqflow-sdk"),
         "{err}"
     );
 }
@@ -89,7 +89,7 @@ fn plugins_lists_the_search_path_and_reports_broken_candidates() {
         "{out}"
     );
     for needle in [
-        "sim_detector — source v0.1.0 (ABI 1.1",
+        "sim_detector — source v0.1.0 (ABI 1.2",
         "threshold — filter",
         "discard — sink",
         "    width                  integer (uint32) (default 512)",
@@ -114,7 +114,7 @@ fn plugins_json_and_single_plugin() {
     let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
     assert_eq!(v[0]["name"], "sim_detector");
     assert_eq!(v[0]["kind"], "source");
-    assert_eq!(v[0]["abi"], "1.1");
+    assert_eq!(v[0]["abi"], "1.2");
     let settings = v[0]["settings"].as_array().unwrap();
     let rate = settings.iter().find(|s| s["name"] == "rate_hz").unwrap();
     assert_eq!(rate["default"], "100.0");
@@ -147,4 +147,21 @@ fn env_and_pipeline_plugin_paths_are_searched() {
     let o = run_cmd(c, Duration::from_secs(60));
     assert!(o.stdout.contains("counter — source"), "{}", o.stdout);
     assert!(o.stdout.contains("(DAQFLOW_PLUGIN_PATH)"), "{}", o.stdout);
+}
+
+#[test]
+fn loads_and_runs_a_plugin_built_before_frame_formats() {
+    // An ABI 1.1 descriptor ends before the 1.2 vtable entries: the core reads nothing past
+    // it, takes the filter's output format as unknown, and runs it as before.
+    let dir = tempfile::tempdir().unwrap();
+    let toml = format!(
+        "[pipeline]\nstop_after_frames = 5\n\n[sources.det]\nplugin = \"sim_detector\"\nwidth = 16\nheight = 8\nrate_hz = 0\n\n\
+         [filters.old]\nplugin = {}\ninputs = [\"det\"]\n\n[sinks.out]\nplugin = \"discard\"\ninputs = [\"old\"]\n",
+        toml_path(&test_plugin("abi11"))
+    );
+    let o = validate_text(dir.path(), &toml);
+    assert_eq!(o.code(), 0, "{}", o.stderr);
+    let o = daqflow_tests::run_pipeline(dir.path(), &toml, Duration::from_secs(60));
+    assert_eq!(o.code(), 0, "{}", o.stderr);
+    assert_eq!(o.node("out")["frames_in"], 5, "{}", o.stderr);
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use daqflow_tests::{run_pipeline, target_dir, test_plugin, toml_path};
+use daqflow_tests::{run_pipeline, target_dir, test_plugin, toml_path, validate_text};
 
 const T: Duration = Duration::from_secs(120);
 
@@ -590,4 +590,47 @@ max_rate = 1.0
         .as_f64()
         .unwrap();
     assert!(secs < n as f64 / 2.0, "paced at the limit: {secs} s");
+}
+
+#[test]
+fn workers_process_side_by_side_and_keep_the_input_order() {
+    // Frames take 0–3 ms each at random, on 3 workers: they finish out of order, and the
+    // discard sink (on a lossless lane it fails on any gap or reordering of frame
+    // numbers) must still see 0, 1, 2, … in order.
+    let dir = tempfile::tempdir().unwrap();
+    let toml = format!(
+        "[pipeline]\nstop_after_frames = 200\n\n[sources.det]\nplugin = \"sim_detector\"\nwidth = 8\nheight = 8\nrate_hz = 0\n\n\
+         [filters.slow]\nplugin = {}\ninputs = [\"det\"]\nworkers = 3\njitter_micros = 3000\n\n\
+         [sinks.out]\nplugin = \"discard\"\ninputs = [\"slow\"]\n",
+        toml_path(&test_plugin("burn"))
+    );
+    let o = run_pipeline(dir.path(), &toml, Duration::from_secs(120));
+    assert_eq!(o.code(), 0, "{}", o.stderr);
+    assert_eq!(o.node("slow")["frames_in"], 200);
+    assert_eq!(o.node("slow")["frames_out"], 200);
+    assert_eq!(o.node("out")["frames_in"], 200, "{}", o.stderr);
+}
+
+#[test]
+fn workers_are_refused_for_stateful_filters_and_inline_lanes() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = format!(
+        "[sources.det]\nplugin = \"sim_detector\"\n\n\
+         [filters.slow]\nplugin = {}\ninputs = [\"det\"]\nworkers = 2\nparallel = false\nqueue = \"inline\"\n\n\
+         [sinks.out]\nplugin = \"discard\"\ninputs = [\"slow\"]\nworkers = 2\n",
+        toml_path(&test_plugin("burn"))
+    );
+    let o = validate_text(dir.path(), &toml);
+    assert_eq!(o.code(), 2, "{}", o.stderr);
+    for needle in [
+        "pipeline.toml:7: node `slow`: plugin `burn` cannot run as 2 workers: it carries state",
+        "pipeline.toml:7: node `slow`: `workers` needs a queued input lane",
+        "pipeline.toml:14: node `out`: `workers` is for filters",
+    ] {
+        assert!(
+            o.stderr.contains(needle),
+            "missing {needle:?} in:\n{}",
+            o.stderr
+        );
+    }
 }

@@ -3,8 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::budget::{self, Budget};
 use crate::config::{self, PipelineFile};
 use crate::diag::Diagnostic;
+use crate::formats::{self, Formats};
 use crate::graph::{self, Graph};
 use crate::plugin::{self, Plugin, Registry, SearchPath};
 
@@ -17,6 +19,12 @@ pub struct Validated {
     pub plugins: Vec<Plugin>,
     /// The graph.
     pub graph: Graph,
+    /// The frame formats known before the run.
+    pub formats: Formats,
+    /// The pre-flight budget.
+    pub budget: Budget,
+    /// Problems that do not stop the run (printed by `validate` and `run`).
+    pub warnings: Vec<Diagnostic>,
 }
 
 /// Loads and checks the pipeline at `path`, looking for plugins in `plugin_dirs` first.
@@ -39,9 +47,9 @@ pub fn validate(path: &Path, plugin_dirs: &[PathBuf]) -> Result<Validated, Vec<D
         let plugin_line = Some(node.line_of("plugin"));
         let p = match registry.resolve(&node.plugin, &base) {
             Ok(p) => p,
-            Err(msg) => {
+            Err(e) => {
                 diags.push(
-                    Diagnostic::new(&file.path, msg)
+                    Diagnostic::new(&file.path, e.to_string())
                         .line(plugin_line)
                         .node(&node.name)
                         .help("run `daqflow plugins` to list plugins; add directories with --plugin-path, DAQFLOW_PLUGIN_PATH or [pipeline] plugin_path"),
@@ -115,9 +123,7 @@ pub fn validate(path: &Path, plugin_dirs: &[PathBuf]) -> Result<Validated, Vec<D
                 )
                 .line(Some(line))
                 .node(&node.name);
-                if !valid_names.is_empty()
-                    && (msg.contains("unknown field") || msg.contains("missing field"))
-                {
+                if !valid_names.is_empty() && names_a_settings_field(&msg) {
                     d = d.help(format!(
                         "settings of `{}`: {} (see `daqflow plugins {}`)",
                         p.name,
@@ -136,6 +142,25 @@ pub fn validate(path: &Path, plugin_dirs: &[PathBuf]) -> Result<Validated, Vec<D
         .map(|p| p.as_ref().map(|p| p.input))
         .collect();
     let graph = graph::build(&file, &reqs, &mut diags);
+    check_workers(&file, &plugins, &graph, &mut diags);
+    let mut warnings = Vec::new();
+    let (formats, budget) = if diags.is_empty() {
+        // Formats need an acyclic graph of loaded plugins.
+        let formats = formats::propagate(&file, &plugins, &graph, &mut diags);
+        let budget = budget::compute(&file, &graph, &formats, &mut diags, &mut warnings);
+        (formats, budget)
+    } else {
+        (
+            Formats::default(),
+            budget::compute(
+                &file,
+                &graph,
+                &Formats::default(),
+                &mut Vec::new(),
+                &mut Vec::new(),
+            ),
+        )
+    };
     if !diags.is_empty() {
         diags.sort_by_key(|d| d.line.unwrap_or(0));
         return Err(diags);
@@ -148,5 +173,69 @@ pub fn validate(path: &Path, plugin_dirs: &[PathBuf]) -> Result<Validated, Vec<D
         file,
         plugins,
         graph,
+        formats,
+        budget,
+        warnings,
     })
+}
+
+/// True when a plugin's settings error is about which fields exist (an unknown or a
+/// missing field), so listing the valid settings helps. The plugin reports only text
+/// today, so this reads serde's wording; the only place that does, until the ABI carries
+/// a typed error kind.
+fn names_a_settings_field(msg: &str) -> bool {
+    msg.contains("unknown field") || msg.contains("missing field")
+}
+
+/// `workers = N > 1` needs a filter that says its frames are independent, fed by queued
+/// lanes (an `inline` node runs on its producer's thread).
+fn check_workers(
+    file: &PipelineFile,
+    plugins: &[Option<Plugin>],
+    graph: &Graph,
+    diags: &mut Vec<Diagnostic>,
+) {
+    for (i, node) in file.nodes.iter().enumerate() {
+        if node.workers <= 1 {
+            continue;
+        }
+        let line = Some(node.line_of("workers"));
+        if let Some(p) = plugins.get(i).and_then(Option::as_ref)
+            && p.parallel(&node.settings) != Some(true)
+        {
+            diags.push(
+                Diagnostic::new(
+                    &file.path,
+                    format!(
+                        "plugin `{}` cannot run as {} workers: {}",
+                        p.name,
+                        node.workers,
+                        if p.abi.1 < 2 {
+                            "it predates ABI 1.2 and does not say whether its frames are independent".to_string()
+                        } else {
+                            "it carries state from frame to frame (with these settings), so instances side by side would change its results".to_string()
+                        }
+                    ),
+                )
+                .line(line)
+                .node(&node.name)
+                .help("remove `workers`"),
+            );
+        }
+        if graph
+            .lanes
+            .iter()
+            .any(|l| l.to == i && l.policy.when_full == crate::config::WhenFull::Inline)
+        {
+            diags.push(
+                Diagnostic::new(
+                    &file.path,
+                    "`workers` needs a queued input lane: an `inline` node runs on its producer's thread",
+                )
+                .line(line)
+                .node(&node.name)
+                .help("remove `queue = \"inline\"` or `workers`"),
+            );
+        }
+    }
 }

@@ -23,7 +23,7 @@ pub const MAGIC: u64 = u64::from_le_bytes(*b"DAQFLOW1");
 /// Bumped on any incompatible change; the core refuses a plugin with another major.
 pub const ABI_MAJOR: u32 = 1;
 /// Bumped when fields are appended; the core accepts minors up to its own.
-pub const ABI_MINOR: u32 = 1;
+pub const ABI_MINOR: u32 = 2;
 /// The one symbol a plugin library exports: `extern "C" fn() -> *const PluginDescriptor`.
 pub const ENTRY_SYMBOL: &str = "daqflow_plugin_entry";
 
@@ -43,6 +43,13 @@ pub const STATUS_PANIC: i32 = -2;
 pub const STATUS_SETTINGS: i32 = -3;
 /// Host → plugin: the pipeline is aborting; the call could not complete (frame not taken).
 pub const STATUS_ABORTED: i32 = -4;
+/// Host → plugin (`emit`, ABI 1.2): the node has no output lanes (a sink).
+pub const STATUS_NO_OUTPUTS: i32 = -5;
+/// Host → plugin (`emit`, ABI 1.2): the node's outputs are closed (it has stopped).
+pub const STATUS_OUTPUTS_CLOSED: i32 = -6;
+/// `output_format` of a source (ABI 1.2): the format is known only at run time (a network
+/// detector learns its geometry from its stream); frames announce it.
+pub const STATUS_FORMAT_AT_RUNTIME: i32 = 2;
 
 // Plugin kinds.
 /// Produces frames.
@@ -80,6 +87,8 @@ pub const ENCODING_RAW: u32 = 0;
 pub const ENCODING_LZ4: u32 = 1;
 /// One HDF5 bitshuffle-LZ4 (32008) chunk.
 pub const ENCODING_BSLZ4: u32 = 2;
+/// One bare LZ4 block of the raw pixels, no header (ABI 1.2).
+pub const ENCODING_LZ4_BLOCK: u32 = 3;
 
 // Log levels (the `log` crate's numbering).
 /// `log::Level::Error`.
@@ -190,6 +199,29 @@ pub type PushFn =
     unsafe extern "C" fn(instance: *mut c_void, frame: RawFrame, err: *mut c_void) -> i32;
 /// `destroy`: frees an instance.
 pub type DestroyFn = unsafe extern "C" fn(instance: *mut c_void);
+/// `output_format` (ABI 1.2): what a node makes of its input, from its settings alone
+/// (no instance; `validate` calls it). Sources: `input` is null; `*out` is the format
+/// they will produce, or the call returns [`STATUS_FORMAT_AT_RUNTIME`]. Filters: `*out`
+/// is the format they emit for frames of `*input`. Sinks: `*out` is left as is. A node
+/// that cannot take `*input` returns [`STATUS_SETTINGS`] with one error per problem
+/// (the field it concerns, or empty) pushed to `err`.
+pub type OutputFormatFn = unsafe extern "C" fn(
+    host: *const HostApi,
+    settings_json: RStr,
+    input: *const RawFormat,
+    out: *mut RawFormat,
+    err: *mut c_void,
+) -> i32;
+/// `parallel` (ABI 1.2, filters): 1 when `process` depends only on the frame it is given
+/// (so `workers = N` may run N instances side by side), 0 when the filter carries state
+/// from frame to frame, negative when the settings do not parse.
+pub type ParallelFn = unsafe extern "C" fn(host: *const HostApi, settings_json: RStr) -> i32;
+/// `input_format` (ABI 1.2): tells a filter or sink instance the format of the frames it
+/// is about to receive: before `start` when the format is known from the pipeline file,
+/// and before the first frame of every new format (a detector's new series). An error
+/// refuses the format (the node fails, naming it).
+pub type InputFormatFn =
+    unsafe extern "C" fn(instance: *mut c_void, format: *const RawFormat, err: *mut c_void) -> i32;
 
 /// Functions the core calls. Every function catches panics inside the plugin (each
 /// library has its own std, so a panic must never unwind across this boundary).
@@ -214,6 +246,13 @@ pub struct PluginVTable {
     pub stop: Option<InstanceFn>,
     /// Required: frees the instance (allocated by the plugin, so freed by the plugin).
     pub destroy: Option<DestroyFn>,
+    // ---- ABI 1.2 (the descriptor's `struct_size` tells whether a plugin has these) ----
+    /// Optional: format mapping, for `validate` (absent: format unknown, accepts any).
+    pub output_format: Option<OutputFormatFn>,
+    /// Optional: filters and sinks are told their input format.
+    pub input_format: Option<InputFormatFn>,
+    /// Optional (filters): may `workers = N` run N instances side by side?
+    pub parallel: Option<ParallelFn>,
 }
 
 /// Functions the plugin calls back into the core.
@@ -270,6 +309,24 @@ pub struct HostApi {
     /// Frames offered to the node's input lanes so far: delivered, dropped by a lane's
     /// policy, or lost at abort.
     pub input_offered: unsafe extern "C" fn(node: *mut HostNode) -> u64,
+}
+
+/// What the frames on a lane look like (ABI 1.2). Zero means "not known" for every field.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct RawFormat {
+    /// `DTYPE_*`.
+    pub dtype: u32,
+    /// `ENCODING_*`.
+    pub encoding: u32,
+    /// Pixels per row.
+    pub width: u32,
+    /// Rows.
+    pub height: u32,
+    /// Nominal frames per second; 0: unknown.
+    pub rate_hz: f64,
+    /// Reserved, zero.
+    pub reserved: [u32; 4],
 }
 
 /// What a frame needs from the pool.
@@ -393,6 +450,10 @@ impl FrameHeader {
         }
     }
 }
+
+/// Bytes of a descriptor up to and including its `output_format` / `input_format` vtable
+/// entries: a descriptor whose `struct_size` is smaller predates ABI 1.2.
+pub const DESCRIPTOR_SIZE_1_2: usize = std::mem::size_of::<PluginDescriptor>();
 
 /// Bytes per element of a `DTYPE_*`, or `None` for an unknown value.
 pub const fn dtype_size(dtype: u32) -> Option<usize> {

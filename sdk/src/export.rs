@@ -1,21 +1,20 @@
 //! The C-ABI trampolines behind [`export_plugin!`](crate::export_plugin): generic
 //! `extern "C"` functions, one set per plugin type, that parse settings, box the instance,
 //! run every call under `catch_unwind`, turn errors and panics into status codes plus text,
-//! and bridge the plugin's `log` records to the core.
+//! and scope the plugin's `log` records to the node (see `log_bridge`).
 //!
 //! Not for plugin authors to call; public only so the macro can name it.
 
-use std::any::Any;
-use std::cell::Cell;
 use std::ffi::c_void;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicPtr, Ordering};
 
-use crate::abi::{self, HostApi, HostNode, PluginVTable, RStr, RawFrame};
+use crate::abi::{self, HostApi, HostNode, PluginVTable, RStr, RawFormat, RawFrame};
+use crate::context::Context;
+use crate::error::{PluginError, SettingsError, panic_message};
+use crate::format::FrameFormat;
 use crate::frame::Frame;
-use crate::plugin::{
-    Context, Filter, Next, PluginError, PluginSettings, SettingsError, Sink, Source,
-};
+use crate::log_bridge::{NodeScope, install_host};
+use crate::plugin::{Filter, Next, PluginSettings, Sink, Source};
 
 /// The SDK version compiled into every descriptor.
 pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -104,88 +103,6 @@ macro_rules! __export_plugin {
 }
 
 // ---------------------------------------------------------------------------------------
-// Log bridge: this library's `log` statics are its own; forward records to the core.
-
-static HOST: AtomicPtr<HostApi> = AtomicPtr::new(std::ptr::null_mut());
-
-thread_local! {
-    static CURRENT_NODE: Cell<*mut HostNode> = const { Cell::new(std::ptr::null_mut()) };
-}
-
-pub(crate) fn set_current_node(node: *mut HostNode) {
-    CURRENT_NODE.with(|c| c.set(node));
-}
-
-/// Tags log records of the calling thread with `node` until dropped (then restores the
-/// previous node: an `inline` consumer runs inside its producer's call).
-struct NodeScope(*mut HostNode);
-
-impl NodeScope {
-    fn enter(node: *mut HostNode) -> NodeScope {
-        NodeScope(CURRENT_NODE.with(|c| c.replace(node)))
-    }
-}
-
-impl Drop for NodeScope {
-    fn drop(&mut self) {
-        CURRENT_NODE.with(|c| c.set(self.0));
-    }
-}
-
-struct Bridge;
-
-impl log::Log for Bridge {
-    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
-        metadata.level() <= log::max_level()
-    }
-
-    fn log(&self, record: &log::Record<'_>) {
-        if !self.enabled(record.metadata()) {
-            return;
-        }
-        let host = HOST.load(Ordering::Acquire);
-        if host.is_null() {
-            return;
-        }
-        let node = CURRENT_NODE.with(|c| c.get());
-        let message = record.args().to_string();
-        // SAFETY: HOST is the core's static HostApi; strings are borrowed for the call.
-        unsafe {
-            ((*host).log)(
-                node,
-                record.level() as u32,
-                RStr::new(record.target()),
-                RStr::new(&message),
-            )
-        };
-    }
-
-    fn flush(&self) {}
-}
-
-static BRIDGE: Bridge = Bridge;
-
-fn install_host(host: *const HostApi) {
-    if host.is_null() {
-        return;
-    }
-    if HOST.swap(host as *mut HostApi, Ordering::AcqRel).is_null() {
-        // Fails only if this library's `log` already has a logger (an rlib test binary).
-        let _ = log::set_logger(&BRIDGE);
-    }
-    // SAFETY: a live HostApi from the core.
-    let level = unsafe { ((*host).max_log_level)() };
-    log::set_max_level(match level {
-        0 => log::LevelFilter::Off,
-        1 => log::LevelFilter::Error,
-        2 => log::LevelFilter::Warn,
-        3 => log::LevelFilter::Info,
-        4 => log::LevelFilter::Debug,
-        _ => log::LevelFilter::Trace,
-    });
-}
-
-// ---------------------------------------------------------------------------------------
 // Settings.
 
 /// Parses a settings JSON object into `S` and runs its checks; every problem names its field.
@@ -233,16 +150,8 @@ pub fn settings_schema_json<S: PluginSettings>() -> String {
 struct Instance<T> {
     plugin: T,
     ctx: Context,
-}
-
-fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "panic with a non-string payload".to_string()
-    }
+    /// The settings as given, re-read when a format announced at run time is checked.
+    settings_json: String,
 }
 
 /// Runs `f` with panics caught; errors and panic text go to the host error sink.
@@ -345,7 +254,12 @@ unsafe fn create_with<T: Send + 'static, S: PluginSettings>(
                 }
             };
             let plugin = make(settings, &ctx)?;
-            *out = Box::into_raw(Box::new(Instance { plugin, ctx })) as *mut c_void;
+            let settings_json = json.as_str().into_owned();
+            *out = Box::into_raw(Box::new(Instance {
+                plugin,
+                ctx,
+                settings_json,
+            })) as *mut c_void;
             Ok(abi::STATUS_OK)
         })
     }
@@ -467,6 +381,216 @@ unsafe extern "C" fn sink_push<T: Sink>(
     }
 }
 
+// ---------------------------------------------------------------------------------------
+// Frame formats (ABI 1.2).
+
+fn join_errors(errors: &[SettingsError]) -> String {
+    errors
+        .iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Parses the settings for a static (instance-free) call; pushes the problems to `err`.
+///
+/// # Safety
+/// `host` is a live HostApi, `err` its error sink for this call.
+unsafe fn settings_for<S: PluginSettings>(
+    host: *const HostApi,
+    json: &str,
+    err: *mut c_void,
+) -> Option<S> {
+    match parse_settings::<S>(json) {
+        Ok(s) => Some(s),
+        Err(errors) => {
+            // SAFETY: guaranteed by the caller.
+            unsafe { push_errors(host, err, &errors) };
+            None
+        }
+    }
+}
+
+/// # Safety
+/// `host` is a live HostApi (or null), `err` its error sink for this call (or null).
+unsafe fn push_errors(host: *const HostApi, err: *mut c_void, errors: &[SettingsError]) {
+    if host.is_null() || err.is_null() {
+        return;
+    }
+    for e in errors {
+        // SAFETY: live host and sink; strings borrowed for the call.
+        unsafe { ((*host).error_push)(err, RStr::new(&e.field), RStr::new(&e.message)) };
+    }
+}
+
+/// The input format handed over the ABI, or an error naming the unknown dtype.
+///
+/// # Safety
+/// `input` is null or points to a RawFormat valid for the call.
+unsafe fn input_of(input: *const RawFormat) -> Result<Option<FrameFormat>, PluginError> {
+    if input.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: guaranteed by the caller.
+    let raw = unsafe { &*input };
+    FrameFormat::from_abi(raw)
+        .map(Some)
+        .ok_or_else(|| PluginError::new(format!("unknown dtype code {}", raw.dtype)))
+}
+
+/// `output_format` of a source `T`.
+unsafe extern "C" fn source_output_format<T: Source>(
+    host: *const HostApi,
+    json: RStr,
+    _input: *const RawFormat,
+    out: *mut RawFormat,
+    err: *mut c_void,
+) -> i32 {
+    install_host(host);
+    // SAFETY: live host; json borrowed for the call; out writable.
+    unsafe {
+        guarded(host, err, || {
+            let Some(s) = settings_for::<T::Settings>(host, &json.as_str(), err) else {
+                return Ok(abi::STATUS_SETTINGS);
+            };
+            Ok(match T::output_format(&s) {
+                Some(f) => {
+                    *out = f.to_abi();
+                    abi::STATUS_OK
+                }
+                None => abi::STATUS_FORMAT_AT_RUNTIME,
+            })
+        })
+    }
+}
+
+/// `output_format` of a filter `T`.
+unsafe extern "C" fn filter_output_format<T: Filter>(
+    host: *const HostApi,
+    json: RStr,
+    input: *const RawFormat,
+    out: *mut RawFormat,
+    err: *mut c_void,
+) -> i32 {
+    install_host(host);
+    // SAFETY: live host; json and input borrowed for the call; out writable.
+    unsafe {
+        guarded(host, err, || {
+            let Some(input) = input_of(input)? else {
+                return Ok(abi::STATUS_FORMAT_AT_RUNTIME);
+            };
+            let Some(s) = settings_for::<T::Settings>(host, &json.as_str(), err) else {
+                return Ok(abi::STATUS_SETTINGS);
+            };
+            match T::output_format(&s, &input) {
+                Ok(Some(f)) => {
+                    *out = f.to_abi();
+                    Ok(abi::STATUS_OK)
+                }
+                Ok(None) => Ok(abi::STATUS_FORMAT_AT_RUNTIME),
+                Err(errors) => {
+                    push_errors(host, err, &errors);
+                    Ok(abi::STATUS_SETTINGS)
+                }
+            }
+        })
+    }
+}
+
+/// `output_format` of a sink `T`: whether it accepts `input`.
+unsafe extern "C" fn sink_output_format<T: Sink>(
+    host: *const HostApi,
+    json: RStr,
+    input: *const RawFormat,
+    _out: *mut RawFormat,
+    err: *mut c_void,
+) -> i32 {
+    install_host(host);
+    // SAFETY: live host; json and input borrowed for the call.
+    unsafe {
+        guarded(host, err, || {
+            let Some(input) = input_of(input)? else {
+                return Ok(abi::STATUS_OK);
+            };
+            let Some(s) = settings_for::<T::Settings>(host, &json.as_str(), err) else {
+                return Ok(abi::STATUS_SETTINGS);
+            };
+            match T::accepts(&s, &input) {
+                Ok(()) => Ok(abi::STATUS_OK),
+                Err(errors) => {
+                    push_errors(host, err, &errors);
+                    Ok(abi::STATUS_SETTINGS)
+                }
+            }
+        })
+    }
+}
+
+/// `parallel` of a filter `T`.
+unsafe extern "C" fn filter_parallel<T: Filter>(host: *const HostApi, json: RStr) -> i32 {
+    install_host(host);
+    // SAFETY: live host; json borrowed for the call; no error sink for this call.
+    unsafe {
+        guarded(host, std::ptr::null_mut(), || {
+            Ok(match parse_settings::<T::Settings>(&json.as_str()) {
+                Ok(s) => i32::from(T::parallel(&s)),
+                Err(_) => abi::STATUS_SETTINGS,
+            })
+        })
+    }
+}
+
+/// `input_format` of a filter `T`: re-checks the format against its settings (it may have
+/// been announced at run time), then tells the instance.
+unsafe extern "C" fn filter_input_format<T: Filter>(
+    inst: *mut c_void,
+    format: *const RawFormat,
+    err: *mut c_void,
+) -> i32 {
+    // SAFETY: inst is ours; its ctx holds the live host; format valid for the call.
+    unsafe {
+        let i = instance::<T>(inst);
+        let _scope = NodeScope::enter(i.ctx.node_ptr());
+        let host = i.ctx.host() as *const HostApi;
+        guarded(host, err, || {
+            let Some(f) = input_of(format)? else {
+                return Ok(abi::STATUS_OK);
+            };
+            let s = parse_settings::<T::Settings>(&i.settings_json)
+                .map_err(|e| PluginError::new(join_errors(&e)))?;
+            T::output_format(&s, &f).map_err(|e| {
+                PluginError::new(format!("cannot take {f} frames: {}", join_errors(&e)))
+            })?;
+            T::input_format(&mut i.plugin, &f, &i.ctx).map(|()| abi::STATUS_OK)
+        })
+    }
+}
+
+/// `input_format` of a sink `T`.
+unsafe extern "C" fn sink_input_format<T: Sink>(
+    inst: *mut c_void,
+    format: *const RawFormat,
+    err: *mut c_void,
+) -> i32 {
+    // SAFETY: inst is ours; its ctx holds the live host; format valid for the call.
+    unsafe {
+        let i = instance::<T>(inst);
+        let _scope = NodeScope::enter(i.ctx.node_ptr());
+        let host = i.ctx.host() as *const HostApi;
+        guarded(host, err, || {
+            let Some(f) = input_of(format)? else {
+                return Ok(abi::STATUS_OK);
+            };
+            let s = parse_settings::<T::Settings>(&i.settings_json)
+                .map_err(|e| PluginError::new(join_errors(&e)))?;
+            T::accepts(&s, &f).map_err(|e| {
+                PluginError::new(format!("cannot take {f} frames: {}", join_errors(&e)))
+            })?;
+            T::input_format(&mut i.plugin, &f, &i.ctx).map(|()| abi::STATUS_OK)
+        })
+    }
+}
+
 /// The vtable of a source plugin `T`.
 pub const fn source_vtable<T: Source>() -> PluginVTable {
     PluginVTable {
@@ -478,6 +602,9 @@ pub const fn source_vtable<T: Source>() -> PluginVTable {
         push: None,
         stop: Some(source_stop::<T>),
         destroy: Some(source_destroy::<T>),
+        output_format: Some(source_output_format::<T>),
+        input_format: None,
+        parallel: None,
     }
 }
 
@@ -492,6 +619,9 @@ pub const fn filter_vtable<T: Filter>() -> PluginVTable {
         push: Some(filter_push::<T>),
         stop: Some(filter_stop::<T>),
         destroy: Some(filter_destroy::<T>),
+        output_format: Some(filter_output_format::<T>),
+        input_format: Some(filter_input_format::<T>),
+        parallel: Some(filter_parallel::<T>),
     }
 }
 
@@ -506,5 +636,8 @@ pub const fn sink_vtable<T: Sink>() -> PluginVTable {
         push: Some(sink_push::<T>),
         stop: Some(sink_stop::<T>),
         destroy: Some(sink_destroy::<T>),
+        output_format: Some(sink_output_format::<T>),
+        input_format: Some(sink_input_format::<T>),
+        parallel: None,
     }
 }

@@ -5,137 +5,16 @@
 //! is a unique reference that may be written: a source gets one from
 //! [`Context::alloc`](crate::Context::alloc), a filter turns a `Frame` into one with
 //! [`Frame::into_mut`] (free when the frame is unique, a counted copy-on-write when it is
-//! shared by a fan-out).
+//! shared by a fan-out; defined next to [`Context`](crate::Context), which it needs).
 
 use std::fmt;
 
 use ndarray::{ArrayView2, ArrayViewMut2};
 
 use crate::abi::{self, FrameHeader, HostApi, MetaEntry, RawFrame};
-use crate::plugin::{Context, PluginError};
-
-/// Pixel element type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum DType {
-    /// Unsigned 8-bit.
-    U8,
-    /// Unsigned 16-bit.
-    U16,
-    /// Unsigned 32-bit.
-    U32,
-    /// 32-bit float.
-    F32,
-}
-
-impl DType {
-    /// All dtypes, in ABI order.
-    pub const ALL: [DType; 4] = [DType::U8, DType::U16, DType::U32, DType::F32];
-
-    /// Bytes per pixel.
-    pub const fn size_bytes(self) -> usize {
-        match self {
-            DType::U8 => 1,
-            DType::U16 => 2,
-            DType::U32 | DType::F32 => 4,
-        }
-    }
-
-    /// The lower-case name used in settings (`"u16"`).
-    pub const fn name(self) -> &'static str {
-        match self {
-            DType::U8 => "u8",
-            DType::U16 => "u16",
-            DType::U32 => "u32",
-            DType::F32 => "f32",
-        }
-    }
-
-    /// The ABI code.
-    pub const fn to_abi(self) -> u32 {
-        match self {
-            DType::U8 => abi::DTYPE_U8,
-            DType::U16 => abi::DTYPE_U16,
-            DType::U32 => abi::DTYPE_U32,
-            DType::F32 => abi::DTYPE_F32,
-        }
-    }
-
-    /// Decodes an ABI code; `None` for a value this SDK does not know.
-    pub const fn from_abi(code: u32) -> Option<DType> {
-        match code {
-            abi::DTYPE_U8 => Some(DType::U8),
-            abi::DTYPE_U16 => Some(DType::U16),
-            abi::DTYPE_U32 => Some(DType::U32),
-            abi::DTYPE_F32 => Some(DType::F32),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for DType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// How the payload bytes are encoded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Encoding {
-    /// Plain row-major pixels.
-    Raw,
-    /// One HDF5 LZ4-filter (32004) chunk.
-    Lz4,
-    /// One HDF5 bitshuffle-LZ4 (32008) chunk.
-    BsLz4,
-}
-
-impl Encoding {
-    /// The ABI code.
-    pub const fn to_abi(self) -> u32 {
-        match self {
-            Encoding::Raw => abi::ENCODING_RAW,
-            Encoding::Lz4 => abi::ENCODING_LZ4,
-            Encoding::BsLz4 => abi::ENCODING_BSLZ4,
-        }
-    }
-
-    /// Decodes an ABI code; `None` for a value this SDK does not know.
-    pub const fn from_abi(code: u32) -> Option<Encoding> {
-        match code {
-            abi::ENCODING_RAW => Some(Encoding::Raw),
-            abi::ENCODING_LZ4 => Some(Encoding::Lz4),
-            abi::ENCODING_BSLZ4 => Some(Encoding::BsLz4),
-            _ => None,
-        }
-    }
-}
-
-/// A pixel type frames can be viewed as.
-pub trait Pixel: Copy + Send + Sync + 'static + private::Sealed {
-    /// The dtype of this element type.
-    const DTYPE: DType;
-}
-impl Pixel for u8 {
-    const DTYPE: DType = DType::U8;
-}
-impl Pixel for u16 {
-    const DTYPE: DType = DType::U16;
-}
-impl Pixel for u32 {
-    const DTYPE: DType = DType::U32;
-}
-impl Pixel for f32 {
-    const DTYPE: DType = DType::F32;
-}
-mod private {
-    pub trait Sealed {}
-    impl Sealed for u8 {}
-    impl Sealed for u16 {}
-    impl Sealed for u32 {}
-    impl Sealed for f32 {}
-}
+use crate::dtype::{DType, Encoding, Pixel};
+use crate::error::PluginError;
+use crate::format::FrameFormat;
 
 /// A typed metadata value.
 #[derive(Debug, Clone, PartialEq)]
@@ -174,9 +53,14 @@ macro_rules! frame_accessors {
         pub fn dtype(&self) -> DType {
             DType::from_abi(self.header().dtype).unwrap_or(DType::U8)
         }
-        /// Payload encoding.
+        /// Payload encoding ([`Encoding::Unknown`] for a code this SDK does not know:
+        /// such a frame has no pixel view).
         pub fn encoding(&self) -> Encoding {
-            Encoding::from_abi(self.header().encoding).unwrap_or(Encoding::Raw)
+            Encoding::from_abi(self.header().encoding)
+        }
+        /// The frame's format (rate unknown); `None` for a dtype this SDK does not know.
+        pub fn format(&self) -> Option<FrameFormat> {
+            FrameFormat::of_header(self.header())
         }
         /// Pixels per row.
         pub fn width(&self) -> u32 {
@@ -230,7 +114,7 @@ macro_rules! frame_accessors {
             let h = self.header();
             if self.encoding() != Encoding::Raw {
                 return Err(PluginError::new(format!(
-                    "frame {} is {:?}-compressed; it has no pixel view",
+                    "frame {} is {}-encoded; it has no pixel view (decode it first)",
                     h.frame_number,
                     self.encoding()
                 )));
@@ -304,28 +188,16 @@ impl Frame {
         raw
     }
 
-    fn header(&self) -> &FrameHeader {
+    pub(crate) fn header(&self) -> &FrameHeader {
         // SAFETY: the header lives in the pool slot for as long as we hold a reference.
         unsafe { &*self.raw.header }
     }
 
-    frame_accessors!();
-
-    /// A writable frame with the same contents: free when this is the only reference,
-    /// otherwise the core copies the frame into a new pool buffer (copy-on-write, counted
-    /// in the run report) and this reference is released.
-    pub fn into_mut(self, ctx: &Context) -> Result<FrameMut, PluginError> {
-        let host = self.host;
-        let mut raw = self.into_raw();
-        match ctx.make_unique(&mut raw) {
-            Ok(()) => Ok(FrameMut { raw, host }),
-            Err(e) => {
-                // The core handed our reference back in `raw`: release it.
-                drop(Frame { raw, host });
-                Err(e)
-            }
-        }
+    pub(crate) fn host(&self) -> &'static HostApi {
+        self.host
     }
+
+    frame_accessors!();
 }
 
 impl Clone for Frame {
@@ -383,6 +255,17 @@ impl FrameMut {
     fn header_mut(&mut self) -> &mut FrameHeader {
         // SAFETY: unique reference to a live slot.
         unsafe { &mut *self.raw.header }
+    }
+
+    /// Copies `src`'s frame number, timestamp and metadata into this frame (its dtype,
+    /// shape, encoding and length stay).
+    pub fn copy_header_from(&mut self, src: &Frame) {
+        let s = src.header();
+        let h = self.header_mut();
+        h.frame_number = s.frame_number;
+        h.timestamp_ns = s.timestamp_ns;
+        h.meta_len = s.meta_len.min(abi::META_CAPACITY as u32);
+        h.meta = s.meta;
     }
 
     frame_accessors!();

@@ -49,18 +49,27 @@
 //! assert_eq!(out[0].view::<u16>().unwrap(), ndarray::arr2(&[[0u16, 20], [10, 0]]));
 //! ```
 
+// Module graph (no cycles): abi, dtype, error, log_bridge are leaves; format → dtype;
+// frame → format; context → frame, log_bridge; plugin → context; export → plugin;
+// testing → everything.
 pub mod abi;
+mod context;
+mod dtype;
+mod error;
 #[doc(hidden)]
 pub mod export;
+mod format;
 mod frame;
+mod log_bridge;
 mod plugin;
 pub mod testing;
 
-pub use frame::{DType, Encoding, Frame, FrameMut, MetaValue, Pixel};
-pub use plugin::{
-    Context, Filter, InputLane, Next, PluginError, PluginSettings, SettingsError, Sink, Source,
-    now_ns,
-};
+pub use context::{Context, Worker, now_ns};
+pub use dtype::{DType, Encoding, Pixel};
+pub use error::{ErrorKind, PluginError, SettingsError};
+pub use format::FrameFormat;
+pub use frame::{Frame, FrameMut, MetaValue};
+pub use plugin::{Filter, InputLane, Next, PluginSettings, Sink, Source};
 
 pub use export::{parse_settings, settings_schema_json};
 pub use {log, ndarray, schemars, serde, serde_json};
@@ -68,8 +77,8 @@ pub use {log, ndarray, schemars, serde, serde_json};
 /// Everything a plugin needs, in one `use`.
 pub mod prelude {
     pub use crate::{
-        Context, DType, Encoding, Filter, Frame, FrameMut, InputLane, MetaValue, Next, PluginError,
-        PluginSettings, SettingsError, Sink, Source,
+        Context, DType, Encoding, ErrorKind, Filter, Frame, FrameFormat, FrameMut, InputLane,
+        MetaValue, Next, Pixel, PluginError, PluginSettings, SettingsError, Sink, Source,
     };
     pub use schemars::JsonSchema;
     pub use serde::{Deserialize, Serialize};

@@ -18,10 +18,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use ndarray::ArrayView2;
 
 use crate::abi::{
-    self, EntryFn, FrameHeader, FrameSpec, HostApi, HostNode, PluginDescriptor, RStr, RawFrame,
+    self, EntryFn, FrameHeader, FrameSpec, HostApi, HostNode, PluginDescriptor, RStr, RawFormat,
+    RawFrame,
 };
-use crate::frame::{Frame, FrameMut, Pixel};
-use crate::plugin::{Next, SettingsError};
+use crate::dtype::{DType, Encoding, Pixel};
+use crate::error::SettingsError;
+use crate::format::FrameFormat;
+use crate::frame::{Frame, FrameMut};
+use crate::plugin::Next;
 
 struct Slot {
     refs: AtomicUsize,
@@ -31,6 +35,8 @@ struct Slot {
 
 struct Node {
     name: String,
+    /// A sink: `emit` fails as it does in the core.
+    is_sink: bool,
     /// Frames pushed into the plugin (all inputs of a harness are "offered" and delivered).
     offered: AtomicU64,
     /// The last `limit_input_rate` value, as f64 bits.
@@ -193,10 +199,11 @@ unsafe extern "C" fn h_emit(node: *mut HostNode, frame: RawFrame) -> i32 {
     // SAFETY: ownership of the reference passes to us.
     unsafe {
         let node = &*(node as *const Node);
-        node.emitted
-            .lock()
-            .unwrap()
-            .push(Frame::from_raw(frame, &HOST));
+        let frame = Frame::from_raw(frame, &HOST);
+        if node.is_sink {
+            return abi::STATUS_NO_OUTPUTS;
+        }
+        node.emitted.lock().unwrap().push(frame);
     }
     abi::STATUS_OK
 }
@@ -275,6 +282,8 @@ pub struct Harness {
     desc: &'static PluginDescriptor,
     node: Box<Node>,
     instance: *mut c_void,
+    /// The input format last told to the plugin (the core tells it on every change).
+    input_format: Option<FrameFormat>,
 }
 
 impl Harness {
@@ -298,11 +307,74 @@ impl Harness {
         }
     }
 
+    /// What `daqflow validate` learns from the plugin's settings about formats: a
+    /// source's output format (`input` is `None`), a filter's output for frames of
+    /// `input`, or (for a sink) `Ok(None)` when it accepts `input`. `Ok(None)` from a
+    /// source or filter: known only at run time. `Err`: refused, one error per problem.
+    pub fn output_format(
+        entry: EntryFn,
+        settings: serde_json::Value,
+        input: Option<&FrameFormat>,
+    ) -> Result<Option<FrameFormat>, Vec<SettingsError>> {
+        let d = descriptor(entry);
+        let f = d
+            .vtable
+            .output_format
+            .expect("an ABI 1.2 plugin has output_format");
+        let json = settings.to_string();
+        let input_raw = input.map(FrameFormat::to_abi);
+        let mut out = RawFormat::default();
+        let mut errors: Vec<SettingsError> = Vec::new();
+        // SAFETY: a valid descriptor; every pointer lives across the call.
+        let status = unsafe {
+            f(
+                &HOST,
+                RStr::new(&json),
+                input_raw
+                    .as_ref()
+                    .map_or(std::ptr::null(), |r| r as *const _),
+                &mut out,
+                &mut errors as *mut _ as *mut c_void,
+            )
+        };
+        match status {
+            abi::STATUS_OK if d.kind == abi::KIND_SINK => Ok(None),
+            abi::STATUS_OK => Ok(Some(FrameFormat::from_abi(&out).ok_or_else(|| {
+                vec![SettingsError::new(
+                    "",
+                    format!("output format has an unknown dtype code {}", out.dtype),
+                )]
+            })?)),
+            abi::STATUS_FORMAT_AT_RUNTIME => Ok(None),
+            _ => {
+                if errors.is_empty() {
+                    errors.push(SettingsError::new(
+                        "",
+                        format!("output_format failed with status {status}"),
+                    ));
+                }
+                Err(errors)
+            }
+        }
+    }
+
+    /// What a filter's `parallel` says for `settings` (`workers = N` allowed).
+    pub fn parallel(entry: EntryFn, settings: serde_json::Value) -> bool {
+        let d = descriptor(entry);
+        let Some(f) = d.vtable.parallel else {
+            return false;
+        };
+        let json = settings.to_string();
+        // SAFETY: a valid descriptor; json lives across the call.
+        unsafe { f(&HOST, RStr::new(&json)) == 1 }
+    }
+
     /// Creates an instance named `"node"` from `settings` (a JSON object).
     pub fn new(entry: EntryFn, settings: serde_json::Value) -> Result<Harness, Vec<SettingsError>> {
         let desc = descriptor(entry);
         let node = Box::new(Node {
             name: "node".into(),
+            is_sink: desc.kind == abi::KIND_SINK,
             offered: AtomicU64::new(0),
             rate_limit: AtomicU64::new(0f64.to_bits()),
             stop: AtomicBool::new(false),
@@ -337,6 +409,7 @@ impl Harness {
             desc,
             node,
             instance,
+            input_format: None,
         })
     }
 
@@ -368,9 +441,32 @@ impl Harness {
         })
     }
 
-    /// Pushes one frame into a filter or sink.
+    /// Tells a filter or sink the format of the frames to come, as the core does before
+    /// `start` (when the pipeline file determines it) and before the first frame of each
+    /// new format.
+    pub fn set_input_format(&mut self, format: &FrameFormat) -> Result<(), String> {
+        let f = self
+            .desc
+            .vtable
+            .input_format
+            .ok_or("not a filter or sink of ABI 1.2")?;
+        let raw = format.to_abi();
+        let mut errors: Vec<SettingsError> = Vec::new();
+        // SAFETY: live instance; raw and errors live across the call.
+        let status = unsafe { f(self.instance, &raw, &mut errors as *mut _ as *mut c_void) };
+        self.input_format = Some(*format);
+        status_result(status, errors).map(|_| ())
+    }
+
+    /// Pushes one frame into a filter or sink. Like the core, first tells the plugin the
+    /// frame's format when it differs from the last one it was told.
     pub fn push(&mut self, frame: Frame) -> Result<(), String> {
         let f = self.desc.vtable.push.ok_or("not a filter or sink")?;
+        if let Some(fmt) = frame.format()
+            && self.input_format.is_none_or(|last| !last.same_frames(&fmt))
+        {
+            self.set_input_format(&fmt)?;
+        }
         self.node.offered.fetch_add(1, Ordering::Relaxed);
         let mut errors: Vec<SettingsError> = Vec::new();
         // SAFETY: live instance; ownership of the reference passes to the plugin.
@@ -447,8 +543,8 @@ impl Harness {
     /// chunk), for testing plugins that take encoded frames.
     pub fn alloc_encoded(
         &self,
-        dtype: crate::frame::DType,
-        encoding: crate::frame::Encoding,
+        dtype: DType,
+        encoding: Encoding,
         width: u32,
         height: u32,
         data_len: usize,

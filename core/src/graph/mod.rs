@@ -1,7 +1,7 @@
-//! The pipeline as a graph: nodes, edges with their lane policy, topological order, and
-//! the structural checks (unknown or missing inputs, sources with inputs, sinks nobody
-//! feeds, filters nobody reads, cycles printed as paths, lossy lanes into plugins that
-//! need every frame).
+//! The pipeline as a graph: nodes, the lanes between them with their policy, topological
+//! order, and the structural checks (unknown or missing inputs, sources with inputs, sinks
+//! nobody feeds, filters nobody reads, cycles printed as paths, lossy lanes into plugins
+//! that need every frame).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -14,7 +14,7 @@ use crate::plugin::InputRequirement;
 
 /// A lane between two nodes.
 #[derive(Debug, Clone, Serialize)]
-pub struct Edge {
+pub struct Lane {
     /// Producer node index.
     pub from: usize,
     /// Consumer node index.
@@ -30,8 +30,8 @@ pub struct Graph {
     pub names: Vec<String>,
     /// Node kinds.
     pub kinds: Vec<NodeKind>,
-    /// Edges in file order.
-    pub edges: Vec<Edge>,
+    /// Lanes in file order.
+    pub lanes: Vec<Lane>,
     /// Node indices, producers before consumers.
     pub order: Vec<usize>,
 }
@@ -51,7 +51,7 @@ pub fn build(
         .collect();
     let names: Vec<String> = file.nodes.iter().map(|n| n.name.clone()).collect();
     let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    let mut edges = Vec::new();
+    let mut lanes = Vec::new();
     let mut consumers = vec![0usize; file.nodes.len()];
 
     for (to, node) in file.nodes.iter().enumerate() {
@@ -117,7 +117,7 @@ pub fn build(
             match index.get(input.as_str()) {
                 None => {
                     let mut m = format!("unknown input `{input}`");
-                    if let Some(g) = crate::config::closest(input, &name_refs) {
+                    if let Some(g) = crate::suggest::closest(input, &name_refs) {
                         let _ = write!(m, " (did you mean `{g}`?)");
                     }
                     diags.push(
@@ -132,7 +132,7 @@ pub fn build(
                         continue;
                     }
                     consumers[from] += 1;
-                    edges.push(Edge { from, to, policy });
+                    lanes.push(Lane { from, to, policy });
                 }
             }
         }
@@ -158,7 +158,7 @@ pub fn build(
         }
     }
 
-    let order = match topo_order(file.nodes.len(), &edges) {
+    let order = match topo_order(file.nodes.len(), &lanes) {
         Ok(o) => o,
         Err(cycle) => {
             let path: Vec<&str> = cycle.iter().map(|&i| names[i].as_str()).collect();
@@ -176,16 +176,16 @@ pub fn build(
     Graph {
         names,
         kinds: file.nodes.iter().map(|n| n.kind).collect(),
-        edges,
+        lanes,
         order,
     }
 }
 
 /// Kahn's algorithm; on a cycle, returns one cycle as a closed path of node indices.
-fn topo_order(n: usize, edges: &[Edge]) -> Result<Vec<usize>, Vec<usize>> {
+fn topo_order(n: usize, lanes: &[Lane]) -> Result<Vec<usize>, Vec<usize>> {
     let mut indeg = vec![0; n];
     let mut out: Vec<Vec<usize>> = vec![Vec::new(); n];
-    for e in edges {
+    for e in lanes {
         indeg[e.to] += 1;
         out[e.from].push(e.to);
     }
@@ -207,13 +207,13 @@ fn topo_order(n: usize, edges: &[Edge]) -> Result<Vec<usize>, Vec<usize>> {
     if order.len() == n {
         return Ok(order);
     }
-    // Walk backwards along remaining edges from any node left: we must revisit one.
+    // Walk backwards along remaining lanes from any node left: we must revisit one.
     let remaining: Vec<bool> = (0..n).map(|i| indeg[i] > 0).collect();
     let start = (0..n).find(|&i| remaining[i]).unwrap_or(0);
     let mut path = vec![start];
     let mut cur = start;
     loop {
-        let next = edges
+        let next = lanes
             .iter()
             .find(|e| e.from == cur && remaining[e.to])
             .map(|e| e.to)
@@ -229,15 +229,17 @@ fn topo_order(n: usize, edges: &[Edge]) -> Result<Vec<usize>, Vec<usize>> {
 }
 
 impl Graph {
-    /// Text rendering: one line per node with its inputs and lane policies.
-    pub fn to_text(&self, file: &PipelineFile) -> String {
+    /// Text rendering: one line per node with its inputs, lane policies and the format of
+    /// the frames on each lane (`formats[i]`: node i's output, `None` when only the run
+    /// will tell).
+    pub fn to_text(&self, file: &PipelineFile, formats: &[Option<String>]) -> String {
         let mut s = String::new();
         let _ = writeln!(
             s,
             "pipeline \"{}\" ({} nodes, {} lanes)",
             file.pipeline.name,
             self.names.len(),
-            self.edges.len()
+            self.lanes.len()
         );
         for &i in &self.order {
             let n = &file.nodes[i];
@@ -249,10 +251,17 @@ impl Graph {
                 n.plugin
             );
             let ins: Vec<String> = self
-                .edges
+                .lanes
                 .iter()
                 .filter(|e| e.to == i)
-                .map(|e| format!("{} [{}]", self.names[e.from], e.policy))
+                .map(|e| {
+                    format!(
+                        "{} [{}; {}]",
+                        self.names[e.from],
+                        e.policy,
+                        lane_format(formats, e.from)
+                    )
+                })
                 .collect();
             if !ins.is_empty() {
                 let _ = write!(s, "  <- {}", ins.join(", "));
@@ -262,8 +271,8 @@ impl Graph {
         s
     }
 
-    /// Graphviz DOT rendering.
-    pub fn to_dot(&self, file: &PipelineFile) -> String {
+    /// Graphviz DOT rendering, each lane labelled with its policy and format.
+    pub fn to_dot(&self, file: &PipelineFile, formats: &[Option<String>]) -> String {
         let mut s = String::new();
         let _ = writeln!(
             s,
@@ -282,7 +291,7 @@ impl Graph {
                 self.names[i], n.name, n.plugin
             );
         }
-        for e in &self.edges {
+        for e in &self.lanes {
             let style = if e.policy.is_lossless() {
                 "solid"
             } else {
@@ -290,11 +299,22 @@ impl Graph {
             };
             let _ = writeln!(
                 s,
-                "  \"{}\" -> \"{}\" [label=\"{}\", style={style}];",
-                self.names[e.from], self.names[e.to], e.policy
+                "  \"{}\" -> \"{}\" [label=\"{}\\n{}\", style={style}];",
+                self.names[e.from],
+                self.names[e.to],
+                e.policy,
+                lane_format(formats, e.from)
             );
         }
         s.push_str("}\n");
         s
     }
+}
+
+/// The format shown for a lane out of `from`.
+fn lane_format(formats: &[Option<String>], from: usize) -> &str {
+    formats
+        .get(from)
+        .and_then(|f| f.as_deref())
+        .unwrap_or("format known at run time")
 }

@@ -1,13 +1,14 @@
-//! Finding and loading plugin libraries: the search path, `dlopen` through libloading,
-//! the ABI handshake (magic and ABI version read from the descriptor's fixed prefix before
-//! any plugin function is called), and the registry `run`, `validate` and `plugins` use.
+//! Loading one plugin library: `dlopen` through libloading, the ABI handshake (magic and
+//! ABI version read from the descriptor's fixed prefix before any plugin function is
+//! called), the checked vtable, and the two calls a plugin answers without an instance
+//! (its settings schema, a settings check). Finding plugins by name is [`registry`]'s job.
 //!
 //! Libraries are never unloaded: frames, threads and thread-locals of a plugin may outlive
 //! any point where unloading would look safe.
 
+mod registry;
 mod schema;
 
-use std::collections::BTreeMap;
 use std::ffi::c_void;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -16,9 +17,12 @@ use daqflow_sdk::abi::{self, AbiPrefix, PluginDescriptor, RStr};
 use serde::Serialize;
 use thiserror::Error;
 
+pub use registry::{Registry, ResolveError, SearchPath, is_candidate};
 pub use schema::{SettingDoc, describe_settings};
 
 use crate::config::NodeKind;
+use crate::runtime::error_sink::ErrorSink;
+use crate::runtime::host_api::HOST_API;
 
 /// Why a library could not be used as a plugin. Each names the file and the fix.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -141,6 +145,26 @@ pub(crate) struct VTable {
     pub push: Option<abi::PushFn>,
     pub stop: abi::InstanceFn,
     pub destroy: abi::DestroyFn,
+    pub output_format: Option<abi::OutputFormatFn>,
+    pub input_format: Option<abi::InputFormatFn>,
+    pub parallel: Option<abi::ParallelFn>,
+}
+
+/// Size of an ABI 1.0/1.1 descriptor: everything before the 1.2 vtable entries.
+const DESCRIPTOR_SIZE_1_1: usize = std::mem::offset_of!(PluginDescriptor, vtable)
+    + std::mem::offset_of!(abi::PluginVTable, output_format);
+
+/// What a node's plugin says about frame formats, from its settings alone.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FormatAnswer {
+    /// The format of the frames it emits (sources, filters), or "accepted" for a sink
+    /// (then the input format, passed through for reporting).
+    Known(daqflow_sdk::FrameFormat),
+    /// Known only at run time (a network detector; a filter whose output depends on the
+    /// frames), or the plugin predates formats (ABI < 1.2): accepts anything.
+    Unknown,
+    /// The input format is refused: `(field, message)` per problem.
+    Refused(Vec<(String, String)>),
 }
 
 impl fmt::Debug for Plugin {
@@ -153,6 +177,12 @@ impl fmt::Debug for Plugin {
     }
 }
 
+/// An owned copy of a descriptor string.
+///
+/// # Safety
+///
+/// `s` must point to `len` readable bytes that live for the call (descriptor
+/// strings are `'static` in a library that is never unloaded).
 unsafe fn rstr(s: RStr) -> String {
     // SAFETY: descriptor strings are 'static in the (never unloaded) library.
     unsafe { s.as_str() }.into_owned()
@@ -204,15 +234,18 @@ impl Plugin {
                 sdk: daqflow_sdk::export::SDK_VERSION,
             });
         }
-        if (prefix.struct_size as usize) < std::mem::size_of::<PluginDescriptor>() {
+        // Later minors append vtable entries; an older plugin's descriptor ends before them.
+        let needed = if prefix.abi_minor >= 2 {
+            std::mem::size_of::<PluginDescriptor>()
+        } else {
+            DESCRIPTOR_SIZE_1_1
+        };
+        if (prefix.struct_size as usize) < needed {
             return Err(LoadError::BadDescriptor {
                 path,
                 what: format!(
-                    "descriptor is {} bytes, ABI {}.{} needs {}",
-                    prefix.struct_size,
-                    abi::ABI_MAJOR,
-                    abi::ABI_MINOR,
-                    std::mem::size_of::<PluginDescriptor>()
+                    "descriptor is {} bytes, ABI {}.{} needs {needed}",
+                    prefix.struct_size, prefix.abi_major, prefix.abi_minor,
                 ),
             });
         }
@@ -222,8 +255,10 @@ impl Plugin {
                 what: "descriptor is misaligned".into(),
             });
         }
-        // SAFETY: magic, version and size match: this is a PluginDescriptor of our ABI.
+        // SAFETY: magic and version match and the descriptor holds at least `needed` bytes:
+        // a PluginDescriptor whose fields past `struct_size` must not be read.
         let desc: &'static PluginDescriptor = unsafe { &*ptr };
+        let has_1_2 = prefix.abi_minor >= 2;
         let kind = kind_of(desc.kind).ok_or_else(|| LoadError::BadDescriptor {
             path: path.clone(),
             what: format!("unknown plugin kind code {}", desc.kind),
@@ -257,6 +292,10 @@ impl Plugin {
             push: v.push,
             stop: v.stop.ok_or_else(|| missing("stop"))?,
             destroy: v.destroy.ok_or_else(|| missing("destroy"))?,
+            // ABI 1.2 entries: only inside a descriptor that has them (checked above).
+            output_format: if has_1_2 { v.output_format } else { None },
+            input_format: if has_1_2 { v.input_format } else { None },
+            parallel: if has_1_2 { v.parallel } else { None },
         };
         match kind {
             NodeKind::Source if vt.next.is_none() => return Err(missing("next")),
@@ -293,10 +332,7 @@ impl Plugin {
         let mut text = String::new();
         // SAFETY: the host text sink appends into `text`, which outlives the call.
         let status = unsafe {
-            (self.vt.settings_schema)(
-                &crate::runtime::host::HOST_API,
-                &mut text as *mut String as *mut c_void,
-            )
+            (self.vt.settings_schema)(&HOST_API, &mut text as *mut String as *mut c_void)
         };
         if status != abi::STATUS_OK {
             return Err(format!(
@@ -308,21 +344,84 @@ impl Plugin {
             .map_err(|e| format!("plugin `{}` settings schema is not JSON: {e}", self.name))
     }
 
+    /// What the plugin makes of `input` with `settings` (for a source, `input` is `None`):
+    /// see [`FormatAnswer`]. Plugins without the entry (ABI < 1.2) answer `Unknown`.
+    pub fn output_format(
+        &self,
+        settings: &serde_json::Map<String, serde_json::Value>,
+        input: Option<&daqflow_sdk::FrameFormat>,
+    ) -> FormatAnswer {
+        let Some(f) = self.vt.output_format else {
+            return FormatAnswer::Unknown;
+        };
+        let json = serde_json::Value::Object(settings.clone()).to_string();
+        let input_raw = input.map(daqflow_sdk::FrameFormat::to_abi);
+        let mut out = abi::RawFormat::default();
+        let mut errors = ErrorSink::default();
+        // SAFETY: json, input_raw, out and errors outlive the call.
+        let status = unsafe {
+            f(
+                &HOST_API,
+                RStr::new(&json),
+                input_raw
+                    .as_ref()
+                    .map_or(std::ptr::null(), |r| r as *const _),
+                &mut out,
+                errors.as_ptr(),
+            )
+        };
+        match status {
+            abi::STATUS_OK if self.kind == NodeKind::Sink => {
+                input.map_or(FormatAnswer::Unknown, |i| FormatAnswer::Known(*i))
+            }
+            abi::STATUS_OK => match daqflow_sdk::FrameFormat::from_abi(&out) {
+                Some(f) => FormatAnswer::Known(f),
+                None => FormatAnswer::Refused(vec![(
+                    String::new(),
+                    format!(
+                        "plugin `{}` announced an output format with unknown dtype code {}",
+                        self.name, out.dtype
+                    ),
+                )]),
+            },
+            abi::STATUS_FORMAT_AT_RUNTIME => FormatAnswer::Unknown,
+            _ => {
+                let mut list = errors.take();
+                if list.is_empty() {
+                    list.push((
+                        String::new(),
+                        format!("format check failed (status {status})"),
+                    ));
+                }
+                FormatAnswer::Refused(list)
+            }
+        }
+    }
+
+    /// Whether `workers = N` may run N instances of this filter side by side: `None` when
+    /// the plugin does not say (ABI < 1.2, or not a filter).
+    pub fn parallel(&self, settings: &serde_json::Map<String, serde_json::Value>) -> Option<bool> {
+        let f = self.vt.parallel?;
+        let json = serde_json::Value::Object(settings.clone()).to_string();
+        // SAFETY: json outlives the call.
+        let status = unsafe { f(&HOST_API, RStr::new(&json)) };
+        match status {
+            0 => Some(false),
+            1 => Some(true),
+            _ => None,
+        }
+    }
+
     /// Checks `settings` without creating anything; each problem names its field.
     pub fn validate_settings(
         &self,
         settings: &serde_json::Map<String, serde_json::Value>,
     ) -> Vec<(String, String)> {
         let json = serde_json::Value::Object(settings.clone()).to_string();
-        let mut errors = crate::runtime::host::ErrorSink::default();
+        let mut errors = ErrorSink::default();
         // SAFETY: json and errors outlive the call.
-        let status = unsafe {
-            (self.vt.validate_settings)(
-                &crate::runtime::host::HOST_API,
-                RStr::new(&json),
-                errors.as_ptr(),
-            )
-        };
+        let status =
+            unsafe { (self.vt.validate_settings)(&HOST_API, RStr::new(&json), errors.as_ptr()) };
         let mut list = errors.take();
         if status != abi::STATUS_OK && list.is_empty() {
             list.push((String::new(), format!("settings refused (status {status})")));
@@ -341,158 +440,4 @@ fn dl_detail(e: &libloading::Error) -> String {
         src = inner.source();
     }
     s
-}
-
-/// Where plugins are looked for, in priority order, with where each directory came from.
-#[derive(Debug, Clone, Default)]
-pub struct SearchPath {
-    /// (directory, origin) pairs.
-    pub dirs: Vec<(PathBuf, String)>,
-}
-
-impl SearchPath {
-    /// `--plugin-path` dirs, then `DAQFLOW_PLUGIN_PATH`, then the pipeline file's
-    /// `plugin_path` (relative to `base`), then the directory of the executable.
-    pub fn new(cli: &[PathBuf], file_dirs: &[PathBuf], base: Option<&Path>) -> SearchPath {
-        let mut sp = SearchPath::default();
-        for d in cli {
-            sp.push(d.clone(), "--plugin-path");
-        }
-        if let Some(env) = std::env::var_os("DAQFLOW_PLUGIN_PATH") {
-            for d in std::env::split_paths(&env) {
-                if !d.as_os_str().is_empty() {
-                    sp.push(d, "DAQFLOW_PLUGIN_PATH");
-                }
-            }
-        }
-        for d in file_dirs {
-            let d = match base {
-                Some(b) if d.is_relative() => b.join(d),
-                _ => d.clone(),
-            };
-            sp.push(d, "pipeline plugin_path");
-        }
-        if let Some(dir) = std::env::current_exe()
-            .ok()
-            .and_then(|p| p.parent().map(Path::to_path_buf))
-        {
-            sp.push(dir.clone(), "next to the daqflow executable");
-            // An installed layout: bin/daqflow with lib/daqflow/*.so.
-            sp.push(dir.join("../lib/daqflow"), "next to the daqflow executable");
-        }
-        sp
-    }
-
-    fn push(&mut self, dir: PathBuf, origin: &str) {
-        if !self.dirs.iter().any(|(d, _)| d == &dir) {
-            self.dirs.push((dir, origin.to_string()));
-        }
-    }
-}
-
-/// True for file names the scanner treats as plugin candidates:
-/// `libdaqflow_plugin_*.so` (or `.dylib`, `daqflow_plugin_*.dll`).
-pub fn is_candidate(file_name: &str) -> bool {
-    let stem = file_name.strip_prefix("lib").unwrap_or(file_name);
-    stem.starts_with("daqflow_plugin_")
-        && (file_name.ends_with(".so")
-            || file_name.ends_with(".dylib")
-            || file_name.ends_with(".dll"))
-}
-
-/// Every plugin found on a search path, and the candidates that failed to load.
-#[derive(Debug, Default)]
-pub struct Registry {
-    /// Loaded plugins by name (first found wins).
-    pub plugins: BTreeMap<String, Plugin>,
-    /// Same-named plugins shadowed by an earlier directory.
-    pub shadowed: Vec<Plugin>,
-    /// Candidate files that are not valid plugins.
-    pub errors: Vec<LoadError>,
-    /// The directories searched.
-    pub search: SearchPath,
-}
-
-impl Registry {
-    /// Scans every directory of `search`.
-    pub fn scan(search: SearchPath) -> Registry {
-        let mut reg = Registry {
-            search,
-            ..Registry::default()
-        };
-        for (dir, _) in reg.search.dirs.clone() {
-            let Ok(entries) = std::fs::read_dir(&dir) else {
-                continue;
-            };
-            let mut files: Vec<PathBuf> = entries
-                .filter_map(|e| e.ok())
-                .map(|e| e.path())
-                .filter(|p| {
-                    p.file_name()
-                        .and_then(|n| n.to_str())
-                        .is_some_and(is_candidate)
-                })
-                .collect();
-            files.sort();
-            for f in files {
-                match Plugin::load(&f) {
-                    Ok(p) => {
-                        if reg.plugins.contains_key(&p.name) {
-                            reg.shadowed.push(p);
-                        } else {
-                            reg.plugins.insert(p.name.clone(), p);
-                        }
-                    }
-                    Err(e) => reg.errors.push(e),
-                }
-            }
-        }
-        reg
-    }
-
-    /// Resolves a node's `plugin = "..."`: a path (contains `/` or ends in a library
-    /// extension; relative to `base`) is loaded directly, a name is looked up.
-    pub fn resolve(&self, spec: &str, base: &Path) -> Result<Plugin, String> {
-        if spec.contains('/')
-            || spec.ends_with(".so")
-            || spec.ends_with(".dylib")
-            || spec.ends_with(".dll")
-        {
-            let p = Path::new(spec);
-            let p = if p.is_relative() {
-                base.join(p)
-            } else {
-                p.to_path_buf()
-            };
-            if !p.exists() {
-                return Err(format!("plugin library `{}` does not exist", p.display()));
-            }
-            return Plugin::load(&p).map_err(|e| e.to_string());
-        }
-        if let Some(p) = self.plugins.get(spec) {
-            return Ok(p.clone());
-        }
-        let names: Vec<&str> = self.plugins.keys().map(String::as_str).collect();
-        let mut msg = format!("unknown plugin `{spec}`");
-        if let Some(g) = crate::config::closest(spec, &names) {
-            msg.push_str(&format!(" (did you mean `{g}`?)"));
-        }
-        if names.is_empty() {
-            msg.push_str("; no plugins were found on the search path: ");
-            msg.push_str(&self.search_description());
-        } else {
-            msg.push_str(&format!("; plugins found: {}", names.join(", ")));
-        }
-        Err(msg)
-    }
-
-    /// The searched directories, for messages.
-    pub fn search_description(&self) -> String {
-        self.search
-            .dirs
-            .iter()
-            .map(|(d, o)| format!("{} ({o})", d.display()))
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
 }

@@ -2,32 +2,6 @@
 
 use daqflow_sdk::prelude::*;
 
-/// Pixel type of the simulated frames.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum PixelType {
-    /// Unsigned 8-bit.
-    U8,
-    /// Unsigned 16-bit.
-    U16,
-    /// Unsigned 32-bit.
-    U32,
-    /// 32-bit float.
-    F32,
-}
-
-impl PixelType {
-    /// The SDK dtype.
-    pub fn dtype(self) -> DType {
-        match self {
-            PixelType::U8 => DType::U8,
-            PixelType::U16 => DType::U16,
-            PixelType::U32 => DType::U32,
-            PixelType::F32 => DType::F32,
-        }
-    }
-}
-
 /// The test pattern.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -68,7 +42,7 @@ pub struct Settings {
     pub height: u32,
     /// Pixel type: "u8", "u16", "u32" or "f32".
     #[serde(default = "default_dtype")]
-    pub dtype: PixelType,
+    pub dtype: DType,
     /// Frames per second; 0 = as fast as the pipeline takes them.
     #[serde(default = "default_rate_hz")]
     pub rate_hz: f64,
@@ -102,8 +76,8 @@ fn default_width() -> u32 {
 fn default_height() -> u32 {
     512
 }
-fn default_dtype() -> PixelType {
-    PixelType::U16
+fn default_dtype() -> DType {
+    DType::U16
 }
 fn default_rate_hz() -> f64 {
     100.0
@@ -117,6 +91,24 @@ fn default_value() -> f64 {
 
 /// Largest side accepted (a 65536² u32 frame is already 16 GiB).
 pub const MAX_SIDE: u32 = 65_536;
+
+impl Settings {
+    /// The format of the frames these settings produce.
+    pub fn format(&self) -> FrameFormat {
+        FrameFormat {
+            dtype: self.dtype,
+            encoding: match self.encoding {
+                FrameEncoding::Raw => Encoding::Raw,
+                FrameEncoding::Lz4 => Encoding::Lz4,
+                FrameEncoding::Bslz4 => Encoding::BsLz4,
+            },
+            width: self.width,
+            height: self.height,
+            rate_hz: None,
+        }
+        .with_rate((self.rate_hz > 0.0).then_some(self.rate_hz))
+    }
+}
 
 impl PluginSettings for Settings {
     fn validate(&self) -> Result<(), Vec<SettingsError>> {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use daqflow_codec::{bitshuffle, lz4chunk};
 use daqflow_sdk::prelude::*;
 
-pub use config::{FrameEncoding, Pattern, PixelType, Settings};
+pub use config::{FrameEncoding, Pattern, Settings};
 use pattern::Generator;
 
 /// The running simulator.
@@ -31,6 +31,10 @@ pub struct SimDetector {
 
 impl Source for SimDetector {
     type Settings = Settings;
+
+    fn output_format(settings: &Settings) -> Option<FrameFormat> {
+        Some(settings.format())
+    }
 
     fn create(settings: Settings, _ctx: &Context) -> Result<Self, PluginError> {
         let generator = Generator::new(&settings);
@@ -52,7 +56,7 @@ impl Source for SimDetector {
             "{}x{} {} {:?} frames at {}{}",
             s.width,
             s.height,
-            s.dtype.dtype(),
+            s.dtype,
             s.pattern,
             if s.rate_hz > 0.0 {
                 format!("{} Hz", s.rate_hz)
@@ -79,7 +83,7 @@ impl Source for SimDetector {
         if s.rate_hz > 0.0 && !self.wait_for_slot(ctx) {
             return Ok(Next::Continue); // stopping: the core ends the loop
         }
-        let mut frame = ctx.alloc(s.dtype.dtype(), s.width, s.height)?;
+        let mut frame = ctx.alloc(s.dtype, s.width, s.height)?;
         frame.set_frame_number(self.next_number);
         self.generator.fill(&mut frame, self.next_number)?;
         self.next_number += 1;
@@ -130,12 +134,11 @@ impl SimDetector {
         }
         .map_err(|e| PluginError::new(format!("compress frame {}: {e}", raw.frame_number())))?;
         let (dtype, width, height) = (raw.dtype(), raw.width(), raw.height());
-        let (number, timestamp) = (raw.frame_number(), raw.timestamp_ns());
-        drop(raw);
+        let raw = raw.into_frame();
         let mut out = ctx.alloc_encoded(dtype, sdk_encoding, width, height, n)?;
+        out.copy_header_from(&raw);
+        drop(raw);
         out.bytes_mut().copy_from_slice(&self.chunk[..n]);
-        out.set_frame_number(number);
-        out.set_timestamp_ns(timestamp);
         Ok(out)
     }
 

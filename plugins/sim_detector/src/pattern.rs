@@ -22,7 +22,7 @@ fn mix(mut z: u64) -> u64 {
 trait SimPixel: daqflow_sdk::Pixel + std::ops::Add<Output = Self> {
     /// Full-scale value used to size noise and bars.
     const SCALE: f64;
-    fn from_f64(v: f64) -> Self;
+    fn trunc_from_f64(v: f64) -> Self;
     fn ramp(v: u64) -> Self;
     /// Native-endian bytes (first `n` of 4 used) and `n`.
     fn ne_bytes(self) -> ([u8; 4], usize);
@@ -35,7 +35,7 @@ impl SimPixel for u8 {
         (b, 1)
     }
     const SCALE: f64 = 255.0;
-    fn from_f64(v: f64) -> Self {
+    fn trunc_from_f64(v: f64) -> Self {
         v as u8
     }
     fn ramp(v: u64) -> Self {
@@ -49,7 +49,7 @@ impl SimPixel for u16 {
         (b, 2)
     }
     const SCALE: f64 = 4095.0; // a 12-bit detector in a u16 container
-    fn from_f64(v: f64) -> Self {
+    fn trunc_from_f64(v: f64) -> Self {
         v as u16
     }
     fn ramp(v: u64) -> Self {
@@ -63,7 +63,7 @@ impl SimPixel for u32 {
         (b, 4)
     }
     const SCALE: f64 = 1_048_575.0; // 20-bit counter
-    fn from_f64(v: f64) -> Self {
+    fn trunc_from_f64(v: f64) -> Self {
         v as u32
     }
     fn ramp(v: u64) -> Self {
@@ -77,7 +77,7 @@ impl SimPixel for f32 {
         (b, 4)
     }
     const SCALE: f64 = 1000.0;
-    fn from_f64(v: f64) -> Self {
+    fn trunc_from_f64(v: f64) -> Self {
         v as f32
     }
     fn ramp(v: u64) -> Self {
@@ -142,15 +142,7 @@ impl Generator {
 
     /// Fills `frame` (already numbered `n`) with the pattern.
     pub fn fill(&mut self, frame: &mut FrameMut, n: u64) -> Result<(), PluginError> {
-        match frame.dtype() {
-            DType::U8 => self.fill_typed::<u8>(frame, n),
-            DType::U16 => self.fill_typed::<u16>(frame, n),
-            DType::U32 => self.fill_typed::<u32>(frame, n),
-            DType::F32 => self.fill_typed::<f32>(frame, n),
-            other => Err(PluginError::new(format!(
-                "sim_detector cannot make {other} frames"
-            ))),
-        }
+        daqflow_sdk::dispatch_dtype!(frame.dtype(), T => self.fill_typed::<T>(frame, n))
     }
 
     fn fill_typed<T: SimPixel>(&mut self, frame: &mut FrameMut, n: u64) -> Result<(), PluginError>
@@ -158,7 +150,7 @@ impl Generator {
         Generator: TypedAccess<T>,
     {
         if self.pattern == Pattern::Constant
-            && let Some(byte) = uniform_byte(T::from_f64(self.value))
+            && let Some(byte) = uniform_byte(T::trunc_from_f64(self.value))
         {
             // Every byte of the pixel is the same (0, 257 for u16, ...): a plain memset,
             // which streams to memory without reading it first.
@@ -173,7 +165,7 @@ impl Generator {
         match self.pattern {
             Pattern::None => {}
             Pattern::Constant => {
-                let v = T::from_f64(self.value);
+                let v = T::trunc_from_f64(self.value);
                 out.fill(v);
             }
             Pattern::Ramp => {
@@ -230,12 +222,12 @@ macro_rules! typed_access {
                     let noise = self
                         .noise
                         .iter()
-                        .map(|&v| <$t>::from_f64(v * <$t>::SCALE))
+                        .map(|&v| <$t>::trunc_from_f64(v * <$t>::SCALE))
                         .collect();
                     self.typed = Some(Typed::$variant(Tables {
                         noise,
-                        bars_x: vec![<$t>::from_f64(0.0); self.width],
-                        bars_y: vec![<$t>::from_f64(0.0); self.height],
+                        bars_x: vec![<$t>::trunc_from_f64(0.0); self.width],
+                        bars_y: vec![<$t>::trunc_from_f64(0.0); self.height],
                     }));
                 }
                 let (w, h) = (self.width, self.height);
@@ -247,13 +239,13 @@ macro_rules! typed_access {
                 let shift = (n as usize * 3) % period;
                 for (x, b) in t.bars_x.iter_mut().enumerate() {
                     let on = ((x + period - shift) % period) < period / 3;
-                    *b = <$t>::from_f64(if on { 0.45 * <$t>::SCALE } else { 0.0 });
+                    *b = <$t>::trunc_from_f64(if on { 0.45 * <$t>::SCALE } else { 0.0 });
                 }
                 let band = (h / 6).max(1);
                 let y0 = (n as usize * 2) % h.max(1);
                 for (y, b) in t.bars_y.iter_mut().enumerate() {
                     let on = (y + h - y0) % h.max(1) < band;
-                    *b = <$t>::from_f64(if on { 0.3 * <$t>::SCALE } else { 0.0 });
+                    *b = <$t>::trunc_from_f64(if on { 0.3 * <$t>::SCALE } else { 0.0 });
                 }
                 t
             }

@@ -2,7 +2,6 @@
 //! when the frame is shared with another consumer (fan-out), the core copies it first
 //! (copy-on-write), so the other consumer still sees the original.
 
-use daqflow_sdk::ndarray::ArrayViewMut2;
 use daqflow_sdk::prelude::*;
 
 /// Settings of `threshold`.
@@ -28,12 +27,43 @@ pub struct Threshold {
     level: f64,
 }
 
-fn apply<T: Copy + PartialOrd + Default>(mut v: ArrayViewMut2<'_, T>, level: T) {
-    v.mapv_inplace(|p| if p < level { T::default() } else { p });
+/// Zeroes the pixels of `frame` below `level` (in `T`'s own range: a fractional level on
+/// integer pixels rounds up, one beyond the range clamps to it).
+fn apply<T: Pixel>(frame: &mut FrameMut, level: f64) -> Result<(), PluginError> {
+    let level = if T::DTYPE.is_integer() {
+        T::from_f64(level.ceil())
+    } else {
+        T::from_f64(level)
+    };
+    frame
+        .view_mut::<T>()?
+        .mapv_inplace(|p| if p < level { T::default() } else { p });
+    Ok(())
 }
 
 impl Filter for Threshold {
     type Settings = Settings;
+
+    /// Same frames out as in; compressed frames are refused.
+    fn output_format(
+        _settings: &Settings,
+        input: &FrameFormat,
+    ) -> Result<Option<FrameFormat>, Vec<SettingsError>> {
+        if !input.encoding.is_raw() {
+            return Err(vec![SettingsError::new(
+                "",
+                format!(
+                    "threshold needs raw pixels, not {} frames; decode them first or threshold before compressing",
+                    input.encoding
+                ),
+            )]);
+        }
+        Ok(Some(*input))
+    }
+
+    fn parallel(_settings: &Settings) -> bool {
+        true
+    }
 
     fn create(settings: Settings, _ctx: &Context) -> Result<Self, PluginError> {
         Ok(Threshold {
@@ -50,18 +80,7 @@ impl Filter for Threshold {
             )));
         }
         let mut f = frame.into_mut(ctx)?;
-        let l = self.level.ceil();
-        match f.dtype() {
-            DType::U8 => apply(f.view_mut::<u8>()?, l.clamp(0.0, u8::MAX as f64) as u8),
-            DType::U16 => apply(f.view_mut::<u16>()?, l.clamp(0.0, u16::MAX as f64) as u16),
-            DType::U32 => apply(f.view_mut::<u32>()?, l.clamp(0.0, u32::MAX as f64) as u32),
-            DType::F32 => apply(f.view_mut::<f32>()?, self.level as f32),
-            other => {
-                return Err(PluginError::new(format!(
-                    "threshold cannot handle {other} frames"
-                )));
-            }
-        }
+        daqflow_sdk::dispatch_dtype!(f.dtype(), T => apply::<T>(&mut f, self.level))?;
         ctx.emit(f)
     }
 }
@@ -125,6 +144,19 @@ mod tests {
         let out = h.take_emitted();
         assert_eq!(out[0].view::<u8>().unwrap(), arr2(&[[0u8, 100]]));
         assert_eq!(out[1].view::<u32>().unwrap(), arr2(&[[0u32, 100]]));
+    }
+
+    #[test]
+    fn keeps_the_format_and_refuses_compressed_frames() {
+        let raw = FrameFormat::raw(DType::U16, 8, 4).with_rate(Some(10.0));
+        let out = Harness::output_format(daqflow_plugin_entry, json!({"level": 1}), Some(&raw));
+        assert_eq!(out, Ok(Some(raw)));
+        let mut packed = raw;
+        packed.encoding = Encoding::BsLz4;
+        let e = Harness::output_format(daqflow_plugin_entry, json!({"level": 1}), Some(&packed))
+            .unwrap_err();
+        assert!(e[0].message.contains("raw pixels"), "{e:?}");
+        assert!(Harness::parallel(daqflow_plugin_entry, json!({"level": 1})));
     }
 
     #[test]

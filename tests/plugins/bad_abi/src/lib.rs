@@ -54,6 +54,9 @@ static DESCRIPTOR: PluginDescriptor = PluginDescriptor {
         push: None,
         stop: Some(never_call),
         destroy: Some(never_destroy),
+        output_format: None,
+        input_format: None,
+        parallel: None,
     },
 };
 

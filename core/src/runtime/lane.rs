@@ -1,18 +1,22 @@
 //! Lanes between nodes: bounded crossbeam channels carrying frame references, with the
-//! lane's policy applied on the sending side — `block` waits (lossless back-pressure),
-//! `drop_newest` discards the new frame, `drop_oldest`/`latest` evict the oldest queued
-//! frame. Every drop is counted; nothing is ever dropped silently.
+//! lane's policy (the TOML `queue` key) applied on the sending side — `block` waits
+//! (lossless back-pressure), `drop_newest` discards the new frame, `drop_oldest`/`latest`
+//! evict the oldest queued frame; an `inline` lane has no queue and hands the frame to an
+//! [`InlineConsumer`] on the producer's thread. The receiving side ([`Inputs`]) waits on
+//! all of a node's lanes at once, with input rate limits and wake-up coalescing. Every
+//! drop is counted; nothing is ever dropped silently.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{
     Receiver, RecvTimeoutError, Select, SendTimeoutError, Sender, TrySendError,
 };
 
-use super::host::Shared;
+use super::counters::LaneStats;
 use super::pool::FrameRef;
+use super::state::RunState;
 use crate::config::{QueuePolicy, WhenFull};
 
 /// How often blocked senders and receivers look at the abort flag.
@@ -36,28 +40,20 @@ const COALESCE_MIN_PAUSE: Duration = Duration::from_micros(50);
 /// must fit in half the queue, or the producer would block on a full lane.
 const SLEEP_OVERSHOOT: Duration = Duration::from_micros(60);
 
-/// Counters of one lane.
-#[derive(Default, Debug)]
-pub struct EdgeStats {
-    /// Frames the producer sent into the lane (whatever became of them).
-    pub offered: AtomicU64,
-    /// Frames put in the queue.
-    pub sent: AtomicU64,
-    /// Frames taken out by the consumer.
-    pub received: AtomicU64,
-    /// Frames discarded by the lane's policy.
-    pub dropped: AtomicU64,
-    /// Frames lost because the run aborted or the consumer was gone.
-    pub lost: AtomicU64,
-    /// The producer has ended the lane (what is queued is all that will come).
-    pub closed: std::sync::atomic::AtomicBool,
+/// The consumer at the end of an `inline` lane: it handles each frame on the producer's
+/// thread, and is finished (stopped) when the producer closes the lane.
+pub trait InlineConsumer: Send + Sync {
+    /// One frame from the producer; `Err` when the run is aborting.
+    fn push(&self, frame: FrameRef) -> Result<(), Aborted>;
+    /// The producer is done (called once per lane; the consumer ignores repeats).
+    fn finish(&self);
 }
 
 /// Sending end of a lane.
-pub struct EdgeTx {
+pub struct LaneTx {
     kind: TxKind,
     /// Counters.
-    pub stats: Arc<EdgeStats>,
+    pub stats: Arc<LaneStats>,
 }
 
 enum TxKind {
@@ -68,30 +64,30 @@ enum TxKind {
         policy: QueuePolicy,
     },
     /// No queue: the consumer runs on the producer's thread.
-    Inline(Arc<super::InlineNode>),
+    Inline(Arc<dyn InlineConsumer>),
 }
 
 /// Receiving end of a lane.
-pub struct EdgeRx {
+pub struct LaneRx {
     /// The queue.
     pub rx: Receiver<FrameRef>,
     /// Counters.
-    pub stats: Arc<EdgeStats>,
+    pub stats: Arc<LaneStats>,
     /// A `block` lane: the consumer may pause to take frames in batches (never drops).
     lossless: bool,
 }
 
 /// A new lane with `policy`.
-pub fn lane(policy: QueuePolicy) -> (EdgeTx, EdgeRx) {
+pub fn lane(policy: QueuePolicy) -> (LaneTx, LaneRx) {
     let (tx, rx) = crossbeam_channel::bounded(policy.capacity.max(1));
-    let stats = Arc::new(EdgeStats::default());
+    let stats = Arc::new(LaneStats::default());
     let evict = (policy.when_full == WhenFull::DropOldest).then(|| rx.clone());
     (
-        EdgeTx {
+        LaneTx {
             kind: TxKind::Queue { tx, evict, policy },
             stats: stats.clone(),
         },
-        EdgeRx {
+        LaneRx {
             rx,
             stats,
             lossless: policy.when_full == WhenFull::Block,
@@ -100,10 +96,10 @@ pub fn lane(policy: QueuePolicy) -> (EdgeTx, EdgeRx) {
 }
 
 /// An `inline` lane into `target`.
-pub fn inline_lane(target: Arc<super::InlineNode>) -> EdgeTx {
-    EdgeTx {
+pub fn inline_lane(target: Arc<dyn InlineConsumer>) -> LaneTx {
+    LaneTx {
         kind: TxKind::Inline(target),
-        stats: Arc::new(EdgeStats::default()),
+        stats: Arc::new(LaneStats::default()),
     }
 }
 
@@ -111,7 +107,7 @@ pub fn inline_lane(target: Arc<super::InlineNode>) -> EdgeTx {
 #[derive(Debug)]
 pub struct Aborted;
 
-impl EdgeTx {
+impl LaneTx {
     /// Frames queued now (0 for inline lanes).
     pub fn queued(&self) -> usize {
         match &self.kind {
@@ -130,10 +126,10 @@ impl EdgeTx {
     }
 
     /// Sends one frame reference according to the lane's policy.
-    pub fn send(&self, frame: FrameRef, shared: &Shared) -> Result<(), Aborted> {
+    pub fn send(&self, frame: FrameRef, run: &RunState) -> Result<(), Aborted> {
         let s = &self.stats;
         s.offered.fetch_add(1, Ordering::Relaxed);
-        if shared.aborting() {
+        if run.aborting() {
             // Consumers stop taking frames once aborting: a frame queued now would vanish.
             s.lost.fetch_add(1, Ordering::Relaxed);
             return Err(Aborted);
@@ -161,7 +157,7 @@ impl EdgeTx {
                     }
                 };
                 loop {
-                    if shared.aborting() {
+                    if run.aborting() {
                         s.lost.fetch_add(1, Ordering::Relaxed);
                         return Err(Aborted);
                     }
@@ -225,7 +221,7 @@ pub enum Recv {
 
 /// All input lanes of a node.
 pub struct Inputs {
-    lanes: Vec<EdgeRx>,
+    lanes: Vec<LaneRx>,
     /// When the last frame was handed out (for [`Inputs::recv`]'s rate limit).
     last: Option<Instant>,
     /// Start of the current arrival-rate window and the frames received in it.
@@ -246,7 +242,7 @@ pub struct Inputs {
 
 impl Inputs {
     /// Wraps a node's input lanes.
-    pub fn new(lanes: Vec<EdgeRx>) -> Inputs {
+    pub fn new(lanes: Vec<LaneRx>) -> Inputs {
         let may_coalesce = !lanes.is_empty() && lanes.iter().all(|l| l.lossless);
         let capacity = lanes
             .iter()
@@ -432,7 +428,7 @@ mod tests {
     use super::*;
     use daqflow_sdk::abi::{DTYPE_U8, FrameSpec};
 
-    fn frame(shared: &Shared, n: u64) -> FrameRef {
+    fn frame(run: &RunState, n: u64) -> FrameRef {
         let spec = FrameSpec {
             dtype: DTYPE_U8,
             encoding: 0,
@@ -440,7 +436,7 @@ mod tests {
             height: 1,
             data_len: 8,
         };
-        let mut f = shared.pool.acquire(&spec, 0).unwrap();
+        let mut f = run.pool.acquire(&spec, 0).unwrap();
         f.header_mut().frame_number = n;
         f
     }
@@ -472,14 +468,13 @@ mod tests {
 
     #[test]
     fn a_coalescing_consumer_gets_every_frame_in_order() {
-        let shared = Shared::new(1 << 20, 16);
+        let run = RunState::new(1 << 20, 16);
         let (tx, rx) = lane(QueuePolicy::BLOCK);
-        let producer_shared = shared.clone();
+        let producer_run = run.clone();
         const N: u64 = 20_000;
         let producer = std::thread::spawn(move || {
             for n in 0..N {
-                tx.send(frame(&producer_shared, n), &producer_shared)
-                    .unwrap();
+                tx.send(frame(&producer_run, n), &producer_run).unwrap();
             }
             tx.close();
         });

@@ -1,6 +1,7 @@
-//! Accounting: per-node and per-edge counters gathered into the run report (printed, and
-//! written as JSON), the lossless check (`sent == received` on every lossless lane, no
-//! frame failed anywhere), and the one-line live status.
+//! The run report: its types (printed as text, written as JSON — the JSON field names are
+//! a stable interface users parse), its assembly from a finished run's counters, and the
+//! verdict — the lossless check (`sent == received` on every lossless lane, no frame
+//! failed or lost anywhere) that settles the outcome.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -9,7 +10,9 @@ use std::sync::atomic::Ordering;
 use serde::Serialize;
 
 use crate::config::NodeKind;
+use crate::runtime::RunTotals;
 use crate::runtime::pool::PoolStats;
+use crate::validate::Validated;
 
 /// How the run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -52,7 +55,7 @@ pub struct NodeReport {
 
 /// One lane in the report.
 #[derive(Debug, Clone, Serialize)]
-pub struct EdgeReport {
+pub struct LaneReport {
     /// Producer.
     pub from: String,
     /// Consumer.
@@ -84,8 +87,9 @@ pub struct RunReport {
     pub duration_secs: f64,
     /// Nodes, in file order.
     pub nodes: Vec<NodeReport>,
-    /// Lanes.
-    pub edges: Vec<EdgeReport>,
+    /// Lanes, in graph order.
+    #[serde(rename = "edges")]
+    pub lanes: Vec<LaneReport>,
     /// Pool statistics.
     pub pool: PoolStats,
     /// Everything that went wrong, one sentence each.
@@ -95,6 +99,73 @@ pub struct RunReport {
 }
 
 impl RunReport {
+    /// The settled report of the run of `v` that left `totals`.
+    pub fn from_run(v: &Validated, totals: RunTotals) -> RunReport {
+        let file = &v.file;
+        let stop_reason = totals.stop_reason.unwrap_or_else(|| {
+            if file.pipeline.stop_after_frames.is_some() {
+                "stop_after_frames reached or end of stream".into()
+            } else {
+                "end of stream".into()
+            }
+        });
+        let mut report = RunReport {
+            pipeline: file.pipeline.name.clone(),
+            outcome: Outcome::Ok,
+            stop_reason,
+            duration_secs: totals.duration_secs,
+            nodes: file
+                .nodes
+                .iter()
+                .zip(&totals.nodes)
+                .map(|(node, stats)| NodeReport {
+                    name: node.name.clone(),
+                    kind: node.kind,
+                    plugin: node.plugin.clone(),
+                    frames_in: stats.frames_in.load(Ordering::Relaxed),
+                    frames_out: stats.frames_out.load(Ordering::Relaxed),
+                    frames_failed: stats.frames_failed.load(Ordering::Relaxed),
+                    copies: stats.copies.load(Ordering::Relaxed),
+                    counters: stats
+                        .custom
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .clone(),
+                    error: stats
+                        .error
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .clone(),
+                    active_secs: match stats.active_ns.load(Ordering::Relaxed) {
+                        0 => None,
+                        ns => Some(ns as f64 * 1e-9),
+                    },
+                })
+                .collect(),
+            lanes: v
+                .graph
+                .lanes
+                .iter()
+                .zip(&totals.lanes)
+                .map(|(l, stats)| LaneReport {
+                    from: v.graph.names[l.from].clone(),
+                    to: v.graph.names[l.to].clone(),
+                    policy: l.policy.to_string(),
+                    lossless: l.policy.is_lossless(),
+                    sent: stats.sent.load(Ordering::Relaxed),
+                    received: stats.received.load(Ordering::Relaxed),
+                    dropped: stats.dropped.load(Ordering::Relaxed),
+                    lost: stats.lost.load(Ordering::Relaxed),
+                })
+                .collect(),
+            pool: totals.pool,
+            errors: Vec::new(),
+            stuck_nodes: totals.stuck_nodes,
+        };
+        report.settle(totals.aborted);
+        report
+    }
+
     /// Adds the lossless check and the node errors to `errors`, and settles the outcome.
     pub fn settle(&mut self, aborted: bool) {
         for n in &self.nodes {
@@ -116,7 +187,7 @@ impl RunReport {
                 ));
             }
         }
-        for e in &self.edges {
+        for e in &self.lanes {
             if e.lost > 0 {
                 self.errors.push(format!(
                     "lane {} -> {} lost {} frame(s)",
@@ -196,7 +267,7 @@ impl RunReport {
             "  {:<30} {:<16} {:>10} {:>10} {:>10} {:>6}",
             "lane", "policy", "sent", "received", "dropped", "lost"
         );
-        for e in &self.edges {
+        for e in &self.lanes {
             let _ = writeln!(
                 s,
                 "  {:<30} {:<16} {:>10} {:>10} {:>10} {:>6}",
@@ -220,61 +291,12 @@ impl RunReport {
             let _ = writeln!(s, "  error: {e}");
         }
         if self.outcome == Outcome::Ok {
-            let lossless = self.edges.iter().filter(|e| e.lossless).count();
+            let lossless = self.lanes.iter().filter(|e| e.lossless).count();
             let _ = writeln!(
                 s,
                 "  every lossless lane ({lossless}) delivered every frame"
             );
         }
         s
-    }
-}
-
-/// Rates between two samples of the counters, for the status line.
-pub struct StatusLine {
-    last: Vec<u64>,
-    last_t: std::time::Instant,
-}
-
-impl StatusLine {
-    /// Starts sampling.
-    pub fn new(n: usize) -> StatusLine {
-        StatusLine {
-            last: vec![0; n],
-            last_t: std::time::Instant::now(),
-        }
-    }
-
-    /// One status line from the live counters.
-    pub fn render(&mut self, rt: &crate::runtime::Live<'_>) -> String {
-        let now = std::time::Instant::now();
-        let dt = now.duration_since(self.last_t).as_secs_f64().max(1e-3);
-        self.last_t = now;
-        let mut parts = Vec::new();
-        for (i, n) in rt.nodes.iter().enumerate() {
-            let count = match n.kind {
-                NodeKind::Source => n.stats.frames_out.load(Ordering::Relaxed),
-                _ => n.stats.frames_in.load(Ordering::Relaxed),
-            };
-            let rate = (count - self.last[i].min(count)) as f64 / dt;
-            self.last[i] = count;
-            parts.push(format!("{} {:.0} fps", n.name, rate));
-        }
-        let mut lanes = Vec::new();
-        let mut drops = 0;
-        for (e, tx_len) in rt.edges.iter().zip(rt.queue_lens()) {
-            drops += e.stats.dropped.load(Ordering::Relaxed);
-            lanes.push(format!(
-                "{}→{} {}/{}",
-                rt.names[e.from], rt.names[e.to], tx_len, e.capacity
-            ));
-        }
-        format!(
-            "[{:>6.1}s] {} | queues {} | dropped {}",
-            rt.elapsed().as_secs_f64(),
-            parts.join(", "),
-            lanes.join(" "),
-            drops
-        )
     }
 }
