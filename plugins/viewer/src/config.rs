@@ -4,8 +4,7 @@
 
 use daqflow_sdk::prelude::*;
 
-use crate::colormap::{Colormap, Scale};
-use crate::contrast::ContrastMode;
+use daqflow_display::{Colormap, ContrastMode, Scale, ViewState};
 
 /// Where the viewer shows frames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
@@ -220,6 +219,18 @@ impl Settings {
             .replace("{node}", node)
             .replace("{frame}", &format!("{frame_number:08}"))
             .into()
+    }
+
+    /// The initial display choices (the window's controls change them later).
+    pub fn view_state(&self) -> ViewState {
+        ViewState {
+            colormap: self.colormap,
+            reversed: self.reversed,
+            scale: self.scale,
+            contrast: self.contrast,
+            percentiles: (self.percentile_low_pct, self.percentile_high_pct),
+            manual: self.contrast_min.zip(self.contrast_max),
+        }
     }
 
     /// The repaint cap for an adapter: `max_fps`, or the lower CPU-adapter cap.

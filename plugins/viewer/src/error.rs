@@ -1,4 +1,7 @@
-//! The viewer's error type: one enum for rendering, snapshots and settings problems.
+//! The viewer's error type: one enum for GPU, window and snapshot problems; a frame that
+//! cannot be shown and PNG files come from `daqflow-display` ([`DisplayError`]).
+
+use daqflow_display::DisplayError;
 
 /// Everything that can go wrong in the viewer.
 #[derive(Debug, thiserror::Error)]
@@ -14,20 +17,12 @@ pub enum ViewerError {
         /// The wgpu error.
         source: wgpu::RequestDeviceError,
     },
-    /// A frame that the viewer cannot show.
-    #[error("bad image: {0}")]
-    BadImage(String),
+    /// A frame that cannot be shown, or a PNG file that cannot be read or written.
+    #[error(transparent)]
+    Display(#[from] DisplayError),
     /// Reading the rendered image back from the GPU failed.
     #[error("read back the rendered image: {0}")]
     Readback(String),
-    /// Writing a PNG file failed.
-    #[error("write PNG {path}: {message}")]
-    Png {
-        /// Target file.
-        path: std::path::PathBuf,
-        /// What failed.
-        message: String,
-    },
     /// The window could not be opened or its event loop failed.
     #[error("viewer window: {0}")]
     Window(String),

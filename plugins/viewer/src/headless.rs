@@ -11,11 +11,15 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use daqflow_display::{
+    DisplayError, DrawParams, FrameDecoder, Histogram, RgbaImage, Showable, ViewFrame, ViewState,
+    ViewTransform, fit_within,
+};
+
 use crate::config::Settings;
-use crate::contrast::Histogram;
 use crate::error::ViewerError;
-use crate::render::{DrawParams, Gpu, OffscreenRenderer, RgbaImage, ViewTransform};
-use crate::view::{FrameDecoder, Shared, Showable, ViewFrame, ViewState};
+use crate::render::{Gpu, OffscreenRenderer};
+use crate::shared::Shared;
 
 /// Renders frames to PNG files with the node's settings.
 #[derive(Debug)]
@@ -30,7 +34,7 @@ pub struct SnapshotWriter {
 impl SnapshotWriter {
     /// A writer on `gpu` for node `node`.
     pub fn new(gpu: Gpu, settings: Settings, node: &str) -> Self {
-        let view = ViewState::from_settings(&settings);
+        let view = settings.view_state();
         Self {
             renderer: OffscreenRenderer::new(gpu),
             settings,
@@ -48,20 +52,7 @@ impl SnapshotWriter {
         let hist = Histogram::of(&image);
         let mapping = self.view.mapping(&image, &hist);
         let (w, h) = (image.width(), image.height());
-        let max = self.settings.snapshot_max_px;
-        let (out_w, out_h) = if w.max(h) <= max {
-            (w, h)
-        } else if w >= h {
-            (
-                max,
-                ((u64::from(h) * u64::from(max)) / u64::from(w)).max(1) as u32,
-            )
-        } else {
-            (
-                ((u64::from(w) * u64::from(max)) / u64::from(h)).max(1) as u32,
-                max,
-            )
-        };
+        let (out_w, out_h) = fit_within((w, h), self.settings.snapshot_max_px);
         self.renderer.upload(&image);
         let params = DrawParams {
             mapping,
@@ -162,7 +153,7 @@ pub fn run<F: ViewFrame + Clone>(
                 shared.stats.displayed.fetch_add(1, Ordering::Relaxed);
             }
             // A frame that cannot be shown is the viewer's problem, not the run's: counted.
-            Err(ViewerError::BadImage(e)) => {
+            Err(ViewerError::Display(DisplayError::BadImage(e))) => {
                 shared.stats.unshowable.fetch_add(1, Ordering::Relaxed);
                 log::warn!(
                     "viewer: no snapshot of the last frame (frame {}): {e}",

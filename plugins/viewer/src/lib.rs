@@ -3,23 +3,21 @@
 //! and never slows acquisition: its lane is `latest` and `consume` only swaps the frame
 //! into a one-frame slot.
 //!
-//! Modules: [`config`] (settings), [`sink`] (the `Sink` impl), [`slot`] (the hand-off),
-//! [`view`] (frames, display state, counters), [`render`] (the wgpu renderer, offscreen
-//! PNG), [`colormap`] and [`contrast`] (the value → colour mapping and its CPU reference),
-//! [`ui`] (egui controls), [`window`] (the eframe window thread), [`headless`].
+//! Modules: [`config`] (settings), [`sink`] (the `Sink` impl), [`shared`] (the slot,
+//! counters and wake-up shared with the render thread), [`render`] (wgpu: device, image
+//! renderer, offscreen PNG), [`ui`] (egui controls and the image area), [`window`] (the
+//! eframe window thread), [`headless`] (snapshots without a window), `priority` (render
+//! threads at nice +10). What is drawn — slot, contrast, colormaps, decoding, the CPU
+//! reference picture — comes from `daqflow-display`, shared with other views.
 
-pub mod colormap;
-mod colormap_data;
 pub mod config;
-pub mod contrast;
 pub mod error;
 pub mod headless;
-pub mod image;
+mod priority;
 pub mod render;
+pub mod shared;
 pub mod sink;
-pub mod slot;
 pub mod ui;
-pub mod view;
 pub mod window;
 
 pub use config::Settings;

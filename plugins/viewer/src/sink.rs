@@ -19,8 +19,9 @@ use daqflow_sdk::prelude::*;
 use crate::config::{Mode, Settings};
 use crate::error::ViewerError;
 use crate::headless::{self, SnapshotWriter};
+use crate::priority::lower_thread_priority;
 use crate::render::Gpu;
-use crate::view::{OnDisplay, Shared};
+use crate::shared::{OnDisplay, Shared};
 use crate::window;
 
 /// How the viewer runs once started.
@@ -107,7 +108,7 @@ impl Viewer {
             .spawn(move || {
                 thread_ctx.bind_log_thread();
                 // Rendering and PNG encoding take the CPU time acquisition leaves.
-                window::lower_thread_priority();
+                lower_thread_priority();
                 headless::run(shared, writer, &settings, on_display)
             })
             .map_err(|e| PluginError::new(format!("spawn the viewer render thread: {e}")))?;

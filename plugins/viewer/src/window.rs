@@ -12,11 +12,14 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use daqflow_display::ViewFrame;
+
 use crate::config::Settings;
 use crate::error::ViewerError;
+use crate::priority::lower_thread_priority;
 use crate::render::describe_adapter;
+use crate::shared::{OnDisplay, Shared};
 use crate::ui::{ViewerUi, install_renderer};
-use crate::view::{OnDisplay, Shared, ViewFrame, ViewState};
 
 /// How long `start` waits for the window and its GPU device to come up.
 const OPEN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -60,7 +63,7 @@ pub fn spawn<F: ViewFrame + Clone>(
         .clone()
         .unwrap_or_else(|| format!("daqflow viewer — {node}"));
     let [w, h] = settings.window_size;
-    let view = ViewState::from_settings(settings);
+    let view = settings.view_state();
     let settings = settings.clone();
     let (ready_tx, ready_rx) = mpsc::sync_channel::<Result<wgpu::AdapterInfo, String>>(1);
     let thread = std::thread::Builder::new()
@@ -163,27 +166,4 @@ pub fn display_available() -> bool {
     ["DISPLAY", "WAYLAND_DISPLAY"]
         .iter()
         .any(|k| std::env::var_os(k).is_some_and(|v| !v.is_empty()))
-}
-
-/// Lowers the calling thread's CPU priority (nice +10). The window thread calls it before
-/// it creates its GPU device, so the threads a software rasteriser spawns (lavapipe,
-/// llvmpipe) inherit it: drawing then takes the CPU time acquisition leaves instead of
-/// competing for it (on a 2-core VM a window on lavapipe went from 70 % to 91 % of the
-/// baseline acquisition rate). Linux: the nice value is per thread, inherited by the
-/// threads it creates.
-pub(crate) fn lower_thread_priority() {
-    #[cfg(target_os = "linux")]
-    {
-        // SAFETY: plain syscalls on the calling thread's own id.
-        let rc = unsafe {
-            let tid = libc::gettid();
-            libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10)
-        };
-        if rc != 0 {
-            log::debug!(
-                "viewer: could not lower the window thread's priority: {}",
-                std::io::Error::last_os_error()
-            );
-        }
-    }
 }

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use daqflow_plugin_viewer::render::RgbaImage;
+use daqflow_display::RgbaImage;
 use daqflow_tests::{Outcome, run_cmd, run_pipeline, toml_path};
 
 /// Window tests run one at a time: each needs its own X display, and two servers started

@@ -3,9 +3,10 @@
 
 mod common;
 
-use daqflow_plugin_viewer::colormap::{Colormap, Mapping, Scale};
-use daqflow_plugin_viewer::image::OwnedImage;
-use daqflow_plugin_viewer::render::{DrawParams, OffscreenRenderer, ViewTransform, render_cpu};
+use daqflow_display::{
+    Colormap, DrawParams, Mapping, OwnedImage, Scale, ViewTransform, render_cpu,
+};
+use daqflow_plugin_viewer::render::OffscreenRenderer;
 
 fn params(mapping: Mapping, colormap: Colormap, transform: ViewTransform) -> DrawParams {
     DrawParams {

@@ -5,12 +5,10 @@ mod common;
 
 use std::sync::Arc;
 
-use daqflow_plugin_viewer::colormap::Colormap;
+use daqflow_display::{Colormap, ContrastMode, OwnedImage, TestFrame, ViewState};
 use daqflow_plugin_viewer::config::Settings;
-use daqflow_plugin_viewer::contrast::ContrastMode;
-use daqflow_plugin_viewer::image::OwnedImage;
+use daqflow_plugin_viewer::shared::Shared;
 use daqflow_plugin_viewer::ui::{ViewerUi, install_renderer};
-use daqflow_plugin_viewer::view::{Shared, TestFrame, ViewState};
 use egui_kittest::kittest::Queryable;
 use egui_kittest::{Harness, SnapshotOptions};
 
@@ -49,7 +47,7 @@ fn test_image() -> OwnedImage {
 
 #[test]
 fn ui_snapshot() {
-    let mut view = ViewState::from_settings(&Settings::default());
+    let mut view = Settings::default().view_state();
     view.colormap = Colormap::Viridis;
     let Some((mut h, shared)) = harness(view) else {
         return;
@@ -65,7 +63,7 @@ fn ui_snapshot() {
 
 #[test]
 fn auto_contrast_changes_the_levels() {
-    let mut view = ViewState::from_settings(&Settings::default());
+    let mut view = Settings::default().view_state();
     view.contrast = ContrastMode::Manual;
     view.manual = Some((0.0, 65535.0));
     // About 1 % of the test pattern is hot pixels: cut them.
@@ -98,7 +96,7 @@ fn auto_contrast_changes_the_levels() {
 
 #[test]
 fn wheel_zooms_drag_pans_and_hover_reads_pixels() {
-    let view = ViewState::from_settings(&Settings::default());
+    let view = Settings::default().view_state();
     let Some((mut h, shared)) = harness(view) else {
         return;
     };
@@ -150,7 +148,7 @@ fn wheel_zooms_drag_pans_and_hover_reads_pixels() {
 
 #[test]
 fn dragging_the_histogram_handles_sets_a_manual_window() {
-    let view = ViewState::from_settings(&Settings::default());
+    let view = Settings::default().view_state();
     let Some((mut h, shared)) = harness(view) else {
         return;
     };

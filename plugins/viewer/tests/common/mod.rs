@@ -5,8 +5,8 @@
 
 use std::path::PathBuf;
 
-use daqflow_plugin_viewer::image::OwnedImage;
-use daqflow_plugin_viewer::render::{Gpu, RgbaImage};
+use daqflow_display::{OwnedImage, RgbaImage};
+use daqflow_plugin_viewer::render::Gpu;
 
 /// The GPU, or `None` (after printing why) when no adapter exists outside CI.
 /// Under `CI=true` a missing adapter fails the test: CI must have lavapipe installed

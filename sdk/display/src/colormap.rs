@@ -1,9 +1,11 @@
 //! Colormaps and the value → colour mapping, defined once on the CPU.
 //!
-//! A colormap is a 256-entry RGBA8 lookup table (uploaded to the GPU as a 256×1 texture).
-//! [`Mapping`] holds the contrast window and scale; [`Mapping::lut_index`] is the CPU
-//! reference of exactly what the fragment shader in `render.rs` computes (same f32
-//! operations in the same order), so the GPU output can be tested for bit-exact equality.
+//! A colormap is a 256-entry RGBA8 lookup table (the native viewer uploads it to the GPU
+//! as a 256×1 texture). [`Mapping`] holds the contrast window and scale;
+//! [`Mapping::lut_index`] is exactly what the native viewer's fragment shader computes
+//! (same f32 operations in the same order), so its GPU output is tested for bit-exact
+//! equality with [`map_image_cpu`] — and a view that maps on the CPU (a browser view)
+//! shows the same colours.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -163,7 +165,17 @@ impl Mapping {
     }
 }
 
-/// CPU reference: maps a whole image at 1:1 to RGBA8 (row-major, 4 bytes a pixel).
+/// Maps a whole image at 1:1 to its LUT indices (row-major, one byte a pixel): an 8-bit
+/// image to send with [`Colormap::lut`] as its palette, or to show in gray.
+pub fn map_image_indices(image: &ImageRef<'_>, mapping: &Mapping) -> Vec<u8> {
+    let params = mapping.params(image.pixel_type());
+    (0..image.len())
+        .map(|i| Mapping::lut_index(&params, image.value_f32_at(i)))
+        .collect()
+}
+
+/// Maps a whole image at 1:1 to RGBA8 (row-major, 4 bytes a pixel): what the GPU draws
+/// at 1:1, computed on the CPU.
 pub fn map_image_cpu(image: &ImageRef<'_>, mapping: &Mapping, colormap: Colormap) -> Vec<u8> {
     let params = mapping.params(image.pixel_type());
     let lut = colormap.lut();
@@ -231,6 +243,18 @@ mod tests {
         // 10 % of the range is already two thirds up the colormap in log scale, 1 % a third.
         assert!(Mapping::lut_index(&p, 100.0) > 160);
         assert!(Mapping::lut_index(&p, 10.0) > 80);
+    }
+
+    #[test]
+    fn indices_and_rgba_agree() {
+        let img = crate::image::OwnedImage::from_u16(3, 1, &[0, 500, 1000]);
+        let m = Mapping::linear(0.0, 1000.0);
+        let idx = map_image_indices(&img.as_ref(), &m);
+        assert_eq!(idx, vec![0, 127, 255]);
+        let lut = Colormap::Magma.lut();
+        let rgba = map_image_cpu(&img.as_ref(), &m, Colormap::Magma);
+        let expected: Vec<u8> = idx.iter().flat_map(|&i| lut[usize::from(i)]).collect();
+        assert_eq!(rgba, expected);
     }
 
     #[test]

@@ -1,9 +1,10 @@
-//! Borrowed views of a frame's pixels, independent of the SDK: the dtype, the shape and the
-//! raw native-endian bytes. The renderer uploads the bytes as they are; the CPU side
-//! (contrast, histogram, pixel readout, the reference colormap) reads values through
-//! [`ImageRef::value`] and the typed iterators here.
+//! Images as the display code sees them: a pixel type, a shape and raw native-endian,
+//! row-major bytes — borrowed ([`ImageRef`], e.g. a frame's pool buffer or a decoded
+//! buffer) or owned ([`OwnedImage`], tests and demos). A GPU renderer uploads the bytes as
+//! they are; the CPU side (contrast, histogram, pixel readout, colormaps) reads values
+//! through [`ImageRef::value`] and [`ImageRef::value_f32_at`].
 
-use crate::error::ViewerError;
+use crate::error::DisplayError;
 
 /// Pixel type of an image, mirroring the SDK's dtypes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -66,10 +67,10 @@ impl<'a> ImageRef<'a> {
         height: u32,
         pixel_type: PixelType,
         bytes: &'a [u8],
-    ) -> Result<Self, ViewerError> {
+    ) -> Result<Self, DisplayError> {
         let expected = width as usize * height as usize * pixel_type.size_bytes();
         if width == 0 || height == 0 || bytes.len() != expected {
-            return Err(ViewerError::BadImage(format!(
+            return Err(DisplayError::BadImage(format!(
                 "{width}x{height} {} image needs {expected} bytes, got {}",
                 pixel_type.name(),
                 bytes.len()
