@@ -128,7 +128,7 @@ pub fn propagate(
                             format!("plugin `{}`: {message}", plugin.name)
                         } else {
                             format!(
-                                "plugin `{}` cannot take the {what} frames of `{}`: {message}",
+                                "plugin `{}` cannot take the frames of `{}` ({what}): {message}",
                                 plugin.name,
                                 feeders.join("`, `")
                             )

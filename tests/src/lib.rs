@@ -173,3 +173,43 @@ pub fn validate_text(dir: &Path, toml: &str) -> Outcome {
 pub fn toml_path(p: &Path) -> String {
     format!("{:?}", p.display().to_string())
 }
+
+/// The reference reader's Python (the project's `.venv`, with h5py + hdf5plugin + numpy).
+/// Missing is a failure, never a skip: run `scripts/setup.sh`.
+pub fn python() -> PathBuf {
+    let p = std::env::var_os("DAQFLOW_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python"));
+    let ok = Command::new(&p)
+        .args(["-c", "import h5py, hdf5plugin, numpy"])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(
+        ok,
+        "{} with h5py + hdf5plugin + numpy is needed by these tests: run scripts/setup.sh \
+         (or set DAQFLOW_PYTHON)",
+        p.display()
+    );
+    p
+}
+
+/// Runs a Python script (h5py, hdf5plugin, numpy as np, json, sys imported) with `args`;
+/// panics with its output on failure; returns stdout.
+pub fn run_python(script: &str, args: &[&str]) -> String {
+    let full = format!("import sys, json, numpy as np, h5py, hdf5plugin\n{script}");
+    let out = Command::new(python())
+        .arg("-c")
+        .arg(full)
+        .args(args)
+        .current_dir(std::env::temp_dir())
+        .output()
+        .expect("run python");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "python failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}

@@ -16,8 +16,10 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use daqflow_plugin_hdf5::config::Compression;
-use daqflow_plugin_hdf5::sink::{Encoded, Encoder};
-use daqflow_plugin_hdf5::writer::{ElemType, FileOptions, FrameFormat, RunWriter};
+use daqflow_plugin_hdf5::encoder::{Encoded, Encoder};
+use daqflow_plugin_hdf5::format::{FileOptions, FrameFormat};
+use daqflow_plugin_hdf5::writer::RunWriter;
+use daqflow_sdk::DType;
 use daqflow_sdk::Encoding;
 
 const H: u32 = 2048;
@@ -113,7 +115,7 @@ fn main() {
     // Alternate the two, best of 3 each, so that neither always meets a colder page cache.
     let raw_path = dir.path().join("raw.bin");
     let none = FrameFormat {
-        elem: ElemType::U16,
+        dtype: DType::U16,
         height: H,
         width: W,
         compression: Compression::None,
@@ -192,7 +194,7 @@ fn main() {
     let t = best(3, || {
         let c = thread_cpu();
         for i in 0..n {
-            daqflow_plugin_hdf5::bitshuffle::transform_plain(
+            daqflow_codec::bitshuffle::transform_plain(
                 &frames[i % distinct],
                 &mut shuffled,
                 2,
@@ -264,7 +266,7 @@ fn main() {
 
     // 3b. Small frames at a high rate: what flushing (and SWMR) costs per frame.
     let small = FrameFormat {
-        elem: ElemType::U16,
+        dtype: DType::U16,
         height: 256,
         width: 256,
         compression: Compression::None,

@@ -179,7 +179,7 @@ impl Settings {
 
     /// `path` with its placeholders replaced.
     pub fn render_path(&self, run_id: &str, node: &str, start: std::time::SystemTime) -> PathBuf {
-        let stamp = crate::writer::iso8601(start);
+        let stamp = crate::time::iso8601(start);
         // "2026-11-22T00:06:11.123456Z" -> date "20261122", time "000611"
         let date: String = stamp[..10].chars().filter(char::is_ascii_digit).collect();
         let time: String = stamp[11..19].chars().filter(char::is_ascii_digit).collect();
@@ -195,7 +195,7 @@ impl Settings {
 
 /// The default run id: UTC start time as `YYYYMMDDTHHMMSSZ`.
 pub fn default_run_id(start: std::time::SystemTime) -> String {
-    let stamp = crate::writer::iso8601(start);
+    let stamp = crate::time::iso8601(start);
     let date: String = stamp[..10].chars().filter(char::is_ascii_digit).collect();
     let time: String = stamp[11..19].chars().filter(char::is_ascii_digit).collect();
     format!("{date}T{time}Z")

@@ -1,17 +1,18 @@
 //! The `hdf5` sink: records frames into NeXus-layout HDF5 files with direct chunk writes,
 //! LZ4 / bitshuffle-LZ4 compression in worker threads, SWMR, periodic flush and rotation.
-//! See `sink.rs` for the threads, `writer.rs` for the file layout, `meta.rs` for per-frame
-//! metadata, `filters.rs` for the HDF5 filters (the codecs are in `daqflow-codec`), and `config.rs`
-//! for the settings.
+//! `config` holds the settings, `sink` the node and its threads, `encoder` the chunk
+//! compression (codecs from `daqflow-codec`), `ordered` the worker pool that runs it in
+//! order, `stages` the encoder and writer threads' work, `format` what a run writes, `time`
+//! the UTC stamps, and `writer` everything that calls libhdf5.
 
 pub mod config;
-pub mod filters;
-pub mod meta;
+pub mod encoder;
+pub mod format;
+pub mod ordered;
 pub mod sink;
+mod stages;
+pub mod time;
 pub mod writer;
-
-// The chunk codecs live in `daqflow-codec` (the viewer decodes the same formats).
-pub use daqflow_codec::{bitshuffle, lz4chunk};
 
 daqflow_sdk::export_plugin!(
     sink sink::Hdf5Sink,

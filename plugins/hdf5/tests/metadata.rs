@@ -5,11 +5,13 @@ mod common;
 
 use common::*;
 use daqflow_plugin_hdf5::config::Compression;
-use daqflow_plugin_hdf5::meta::MetaCell;
-use daqflow_plugin_hdf5::writer::{ElemType, FrameFormat, RunWriter};
+use daqflow_plugin_hdf5::format::FrameFormat;
+use daqflow_plugin_hdf5::writer::MetaCell;
+use daqflow_plugin_hdf5::writer::RunWriter;
+use daqflow_sdk::DType;
 
 const FORMAT: FrameFormat = FrameFormat {
-    elem: ElemType::U8,
+    dtype: DType::U8,
     height: 4,
     width: 6,
     compression: Compression::Lz4,
@@ -51,15 +53,15 @@ fn frame_meta(n: u64) -> Vec<(String, MetaCell)> {
 fn write(path: &std::path::Path, swmr: bool, frames_per_file: u64) {
     let mut w = RunWriter::create(path.to_owned(), frames_per_file, options(swmr, 1)).unwrap();
     let raw = vec![3u8; FORMAT.frame_bytes()];
-    let mut enc = daqflow_plugin_hdf5::sink::Encoder::default();
+    let mut enc = daqflow_plugin_hdf5::encoder::Encoder::default();
     let mut buf = Vec::new();
     for n in 0..5 {
         let chunk = match enc
             .encode(&FORMAT, daqflow_sdk::Encoding::Raw, &raw, &mut buf)
             .unwrap()
         {
-            daqflow_plugin_hdf5::sink::Encoded::Buffer(len) => buf[..len].to_vec(),
-            daqflow_plugin_hdf5::sink::Encoded::AsIs => raw.clone(),
+            daqflow_plugin_hdf5::encoder::Encoded::Buffer(len) => buf[..len].to_vec(),
+            daqflow_plugin_hdf5::encoder::Encoded::AsIs => raw.clone(),
         };
         w.append(&FORMAT, n, n, &chunk, &frame_meta(n)).unwrap();
     }

@@ -6,11 +6,13 @@
 mod common;
 
 use common::*;
+use daqflow_codec::bitshuffle;
 use daqflow_plugin_hdf5::config::Compression;
-use daqflow_plugin_hdf5::writer::{ElemType, FrameFormat};
-use daqflow_plugin_hdf5::{bitshuffle, filters};
+use daqflow_plugin_hdf5::format::FrameFormat;
+use daqflow_plugin_hdf5::writer::filters;
+use daqflow_sdk::DType;
 
-fn read_rust(path: &std::path::Path, elem: ElemType) -> Vec<u8> {
+fn read_rust(path: &std::path::Path, elem: DType) -> Vec<u8> {
     filters::register().unwrap();
     let f = hdf5::File::open(path).unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
     let d = f.dataset("entry/data/data").unwrap();
@@ -21,10 +23,11 @@ fn read_rust(path: &std::path::Path, elem: ElemType) -> Vec<u8> {
         unsafe { std::slice::from_raw_parts(v.as_ptr().cast::<u8>(), n) }.to_vec()
     }
     match elem {
-        ElemType::U8 => bytes::<u8>(&d),
-        ElemType::U16 => bytes::<u16>(&d),
-        ElemType::U32 => bytes::<u32>(&d),
-        ElemType::F32 => bytes::<f32>(&d),
+        DType::U8 => bytes::<u8>(&d),
+        DType::U16 => bytes::<u16>(&d),
+        DType::U32 => bytes::<u32>(&d),
+        DType::F32 => bytes::<f32>(&d),
+        other => panic!("no test reader for {other}"),
     }
 }
 
@@ -38,7 +41,7 @@ fn every_compression_and_dtype_reads_back_bit_exact_in_h5py_and_rust() {
             // Odd sizes: partial bitshuffle blocks and leftover elements.
             for (height, width) in [(37u32, 53u32), (128, 256)] {
                 let format = FrameFormat {
-                    elem,
+                    dtype: elem,
                     height,
                     width,
                     compression,
@@ -139,7 +142,7 @@ for dt in ["uint8", "uint16", "uint32", "float32"]:
             let input = std::fs::read(stem.with_extension("in")).unwrap();
             let reference = std::fs::read(stem.with_extension("ref")).unwrap();
             let mut ours = vec![0u8; input.len()];
-            bitshuffle::transform_plain(&input, &mut ours, elem.size(), 0, false).unwrap();
+            bitshuffle::transform_plain(&input, &mut ours, elem.size_bytes(), 0, false).unwrap();
             assert_eq!(ours, reference, "{elem:?} n={n}");
         }
     }
@@ -151,7 +154,7 @@ fn nexus_layout_and_run_fields_are_recorded() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("nexus.h5");
     let format = FrameFormat {
-        elem: ElemType::U16,
+        dtype: DType::U16,
         height: 16,
         width: 24,
         compression: Compression::Bslz4,
@@ -193,7 +196,7 @@ print("ok")
 #[test]
 fn precompressed_chunks_from_the_reference_library_are_stored_as_they_are() {
     let _serial = serial();
-    use daqflow_plugin_hdf5::sink::{Encoded, Encoder};
+    use daqflow_plugin_hdf5::encoder::{Encoded, Encoder};
     use daqflow_plugin_hdf5::writer::RunWriter;
     use daqflow_sdk::Encoding;
 
@@ -219,7 +222,7 @@ for name, comp in [("bslz4", hdf5plugin.Bitshuffle(nelems=0, cname="lz4")), ("lz
     ] {
         let path = dir.path().join(format!("stored_{name}.h5"));
         let format = FrameFormat {
-            elem: ElemType::U32,
+            dtype: DType::U32,
             height: 33,
             width: 70,
             compression,
@@ -236,7 +239,7 @@ for name, comp in [("bslz4", hdf5plugin.Bitshuffle(nelems=0, cname="lz4")), ("lz
             w.append(&format, i, i, &chunk, &[]).unwrap();
         }
         w.finish().unwrap();
-        assert_eq!(read_rust(&path, ElemType::U32), expected, "{name}");
+        assert_eq!(read_rust(&path, DType::U32), expected, "{name}");
         let out = run_python(
             r#"
 exp = np.fromfile(sys.argv[2], dtype="uint32").reshape(4, 33, 70)
@@ -264,7 +267,7 @@ fn a_custom_dataset_path_keeps_the_nexus_links() {
     opts.dataset = "/scan/beamline/cam/img".into();
     let mut w = RunWriter::create(path.clone(), 0, opts).unwrap();
     let format = FrameFormat {
-        elem: ElemType::F32,
+        dtype: DType::F32,
         height: 3,
         width: 5,
         compression: Compression::None,

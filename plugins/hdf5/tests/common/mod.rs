@@ -7,8 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use daqflow_plugin_hdf5::config::Compression;
-use daqflow_plugin_hdf5::sink::{Encoded, Encoder};
-use daqflow_plugin_hdf5::writer::{ElemType, FileOptions, FrameFormat, RunWriter};
+use daqflow_plugin_hdf5::encoder::{Encoded, Encoder};
+use daqflow_plugin_hdf5::format::{FileOptions, FrameFormat};
+use daqflow_plugin_hdf5::writer::RunWriter;
+use daqflow_sdk::DType;
 use daqflow_sdk::Encoding;
 
 /// Serialises the tests of one test binary. HDF5 opens files without `O_CLOEXEC`; we set
@@ -60,7 +62,7 @@ pub fn run_python(script: &str, args: &[&str]) -> String {
 
 /// Frame `n` of a test series: photon-counting-like (mostly small counts, a few hot
 /// pixels), so that compression has something to do, and different for every frame.
-pub fn frame_bytes(elem: ElemType, height: u32, width: u32, n: u64) -> Vec<u8> {
+pub fn frame_bytes(elem: DType, height: u32, width: u32, n: u64) -> Vec<u8> {
     let count = (height * width) as usize;
     let mut s = 0x9E37_79B9_7F4A_7C15u64 ^ (n.wrapping_mul(0x1234_5678_9ABC_DEF1));
     let mut next = move || {
@@ -69,30 +71,32 @@ pub fn frame_bytes(elem: ElemType, height: u32, width: u32, n: u64) -> Vec<u8> {
         s ^= s << 17;
         s
     };
-    let mut out = Vec::with_capacity(count * elem.size());
+    let mut out = Vec::with_capacity(count * elem.size_bytes());
     for _ in 0..count {
         let r = next();
         let v = if r % 97 == 0 { r >> 40 } else { (r >> 60) % 4 };
         match elem {
-            ElemType::U8 => out.push(v as u8),
-            ElemType::U16 => out.extend_from_slice(&(v as u16).to_le_bytes()),
-            ElemType::U32 => out.extend_from_slice(&(v as u32).to_le_bytes()),
-            ElemType::F32 => out.extend_from_slice(&(v as f32 * 0.5 - 0.25).to_le_bytes()),
+            DType::U8 => out.push(v as u8),
+            DType::U16 => out.extend_from_slice(&(v as u16).to_le_bytes()),
+            DType::U32 => out.extend_from_slice(&(v as u32).to_le_bytes()),
+            DType::F32 => out.extend_from_slice(&(v as f32 * 0.5 - 0.25).to_le_bytes()),
+            other => panic!("no test frames of {other}"),
         }
     }
     out
 }
 
-pub fn elem_name(elem: ElemType) -> &'static str {
+pub fn elem_name(elem: DType) -> &'static str {
     match elem {
-        ElemType::U8 => "uint8",
-        ElemType::U16 => "uint16",
-        ElemType::U32 => "uint32",
-        ElemType::F32 => "float32",
+        DType::U8 => "uint8",
+        DType::U16 => "uint16",
+        DType::U32 => "uint32",
+        DType::F32 => "float32",
+        other => panic!("no numpy name for {other}"),
     }
 }
 
-pub const ELEMS: [ElemType; 4] = [ElemType::U8, ElemType::U16, ElemType::U32, ElemType::F32];
+pub const ELEMS: [DType; 4] = DType::ALL;
 pub const COMPRESSIONS: [Compression; 3] =
     [Compression::None, Compression::Lz4, Compression::Bslz4];
 
@@ -118,7 +122,7 @@ pub fn append_frames(
     let mut buf = Vec::new();
     let mut all = Vec::new();
     for n in range {
-        let raw = frame_bytes(format.elem, format.height, format.width, n);
+        let raw = frame_bytes(format.dtype, format.height, format.width, n);
         let chunk: &[u8] = match enc.encode(format, Encoding::Raw, &raw, &mut buf).unwrap() {
             Encoded::AsIs => &raw,
             Encoded::Buffer(len) => &buf[..len],

@@ -29,11 +29,7 @@ pub fn target_dir() -> PathBuf {
     // refreshes (`cargo test` builds its own copy in deps/): refuse to test a stale one.
     let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
     let lib = dir.join("libdaqflow_plugin_hdf5.so");
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let newest = std::fs::read_dir(&src)
-        .unwrap()
-        .filter_map(|e| modified(&e.unwrap().path()))
-        .max();
+    let newest = newest_file(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"));
     if let (Some(built), Some(newest)) = (modified(&lib), newest) {
         assert!(
             built >= newest,
@@ -42,6 +38,21 @@ pub fn target_dir() -> PathBuf {
         );
     }
     dir
+}
+
+/// Modification time of the newest file below `dir` (the sources are in subdirectories too).
+fn newest_file(dir: &Path) -> Option<std::time::SystemTime> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                newest_file(&path)
+            } else {
+                std::fs::metadata(&path).and_then(|m| m.modified()).ok()
+            }
+        })
+        .max()
 }
 
 /// The `daqflow` binary with a clean plugin environment (after the freshness check).

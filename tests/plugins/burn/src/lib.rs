@@ -20,6 +20,10 @@ pub struct Settings {
     /// Whether the filter declares its frames independent (`workers = N` allowed).
     #[serde(default = "yes")]
     pub parallel: bool,
+    /// The dtypes it takes (all when absent): the model of a filter refusing some at
+    /// validate.
+    #[serde(default)]
+    pub accept: Option<Vec<DType>>,
 }
 
 fn yes() -> bool {
@@ -37,9 +41,21 @@ impl Filter for Burn {
     type Settings = Settings;
 
     fn output_format(
-        _s: &Settings,
+        s: &Settings,
         input: &FrameFormat,
     ) -> Result<Option<FrameFormat>, Vec<SettingsError>> {
+        if let Some(accept) = &s.accept
+            && !accept.contains(&input.dtype)
+        {
+            return Err(vec![SettingsError::new(
+                "accept",
+                format!(
+                    "burn takes {} frames, not {}; insert a `cast` filter before it",
+                    DType::list(accept),
+                    input.dtype
+                ),
+            )]);
+        }
         Ok(Some(*input))
     }
 

@@ -36,6 +36,13 @@ pub struct Counter {
 impl Source for Counter {
     type Settings = Settings;
 
+    fn output_format(s: &Settings) -> Option<FrameFormat> {
+        match s.encoded_len {
+            Some(_) => None,
+            None => Some(FrameFormat::raw(DType::U8, s.side, s.side)),
+        }
+    }
+
     fn create(s: Settings, _ctx: &Context) -> Result<Self, PluginError> {
         Ok(Counter { s, n: 0 })
     }

@@ -16,19 +16,9 @@ use hdf5_sys::h5p::{H5Pget_filter_by_id2, H5Pmodify_filter};
 use hdf5_sys::h5t::H5Tget_size;
 use hdf5_sys::h5z::{H5Z_CLASS_T_VERS, H5Z_FLAG_REVERSE, H5Z_class2_t, H5Z_filter_t, H5Zregister};
 
-use crate::{bitshuffle, lz4chunk};
+use daqflow_codec::{bitshuffle, lz4chunk};
 
-/// A filter could not be registered with the HDF5 library.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("register HDF5 filter {id} ({name}) with H5Zregister: {detail}")]
-pub struct FilterError {
-    /// Filter id.
-    pub id: i32,
-    /// Filter name.
-    pub name: String,
-    /// HDF5's reason.
-    pub detail: String,
-}
+use super::error::{FilterError, last_hdf5_error};
 
 /// Registers both filters once per process; later calls return the first outcome.
 pub fn register() -> Result<(), FilterError> {
@@ -85,7 +75,7 @@ pub(crate) fn register_class(
         return Err(FilterError {
             id,
             name: name.to_string_lossy().into_owned(),
-            detail: crate::writer::last_hdf5_error(),
+            detail: last_hdf5_error(),
         });
     }
     Ok(())
@@ -260,10 +250,10 @@ unsafe extern "C" fn bshuf_filter(
         let input = unsafe { std::slice::from_raw_parts((*buf).cast::<u8>(), nbytes) };
         let reverse = flags & H5Z_FLAG_REVERSE != 0;
         let err = |e: lz4chunk::CodecError| e.to_string();
-        // SAFETY (all arms): `buf`, `buf_size` come from HDF5.
         match (reverse, lz4) {
             (true, true) => {
                 let len = bitshuffle::decoded_len(input).map_err(err)?;
+                // SAFETY: `buf`, `buf_size` are the pointers HDF5 passed to this filter.
                 unsafe {
                     replace_buffer(buf, buf_size, len, |out| {
                         bitshuffle::decompress(input, elem_size, out)
@@ -275,12 +265,14 @@ unsafe extern "C" fn bshuf_filter(
             (false, true) => {
                 let cap = bitshuffle::max_compressed_len(nbytes, elem_size);
                 let mut c = bitshuffle::Compressor::default();
+                // SAFETY: `buf`, `buf_size` are the pointers HDF5 passed to this filter.
                 unsafe {
                     replace_buffer(buf, buf_size, cap, |out| {
                         c.compress(input, elem_size, out).map_err(err)
                     })
                 }
             }
+            // SAFETY: `buf`, `buf_size` are the pointers HDF5 passed to this filter.
             (reverse, false) => unsafe {
                 replace_buffer(buf, buf_size, nbytes, |out| {
                     bitshuffle::transform_plain(input, out, elem_size, block, reverse)
@@ -300,6 +292,7 @@ mod tests {
     fn registration_succeeds_and_is_idempotent() {
         register().unwrap();
         register().unwrap();
+        // SAFETY: a query by filter id; no pointers involved.
         let avail = hdf5::sync::sync(|| unsafe { hdf5_sys::h5z::H5Zfilter_avail(32008) });
         assert!(avail > 0);
     }
