@@ -164,3 +164,31 @@ assert f["/entry/data/data"].shape == (0, 30, 20)
     assert!(out.contains("shape (0, 30, 20) uint8 (1, 30, 20)"), "{out}");
     assert!(out.contains("32008"), "bitshuffle filter set: {out}");
 }
+
+#[test]
+fn a_new_format_mid_run_goes_to_a_new_file() {
+    // Frames announce a format learnt at run time: from frame 5 on they are twice as wide.
+    // The writer is told before that frame, finishes its file, and continues in a second.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("series.h5");
+    let toml = format!(
+        "[sources.det]\nplugin = {}\nframes = 8\nside = 4\nwiden_at = 5\n\n\
+         [sinks.file]\nplugin = \"hdf5\"\ninputs = [\"det\"]\npath = {}\n",
+        toml_path(&test_plugin("counter")),
+        toml_path(&file)
+    );
+    let o = run_pipeline(dir.path(), &toml, Duration::from_secs(60));
+    assert_eq!(o.code(), 0, "{}", o.stderr);
+    assert!(o.stderr.contains("series_s001.h5"), "{}", o.stderr);
+    let second = dir.path().join("series_s001.h5");
+    let out = run_python(
+        r#"
+for path in sys.argv[1:]:
+    d = h5py.File(path, "r")["/entry/instrument/detector"]
+    print(d["data"].shape, list(d["frame_number"][()]), d["data"][()].reshape(d["data"].shape[0], -1)[:, 0].tolist())
+"#,
+        &[file.to_str().unwrap(), second.to_str().unwrap()],
+    );
+    assert!(out.contains("(5, 4, 4) [0, 1, 2, 3, 4] [0, 1, 2, 3, 4]"), "{out}");
+    assert!(out.contains("(3, 4, 8) [5, 6, 7] [5, 6, 7]"), "{out}");
+}

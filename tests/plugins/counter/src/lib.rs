@@ -16,6 +16,10 @@ pub struct Settings {
     /// Ask for an LZ4-encoded frame of this many bytes instead (tests absurd sizes).
     #[serde(default)]
     pub encoded_len: Option<usize>,
+    /// From this frame number on, frames are twice as wide (a new series of another
+    /// geometry, announced by the frames themselves).
+    #[serde(default)]
+    pub widen_at: Option<u64>,
 }
 
 fn default_frames() -> u64 {
@@ -39,7 +43,8 @@ impl Source for Counter {
     fn output_format(s: &Settings) -> Option<FrameFormat> {
         match s.encoded_len {
             Some(_) => None,
-            None => Some(FrameFormat::raw(DType::U8, s.side, s.side)),
+            None if s.widen_at.is_none() => Some(FrameFormat::raw(DType::U8, s.side, s.side)),
+            None => None,
         }
     }
 
@@ -56,7 +61,11 @@ impl Source for Counter {
             ctx.emit(f)?;
             return Ok(Next::End);
         }
-        let mut f = ctx.alloc(DType::U8, self.s.side, self.s.side)?;
+        let width = match self.s.widen_at {
+            Some(at) if self.n >= at => 2 * self.s.side,
+            _ => self.s.side,
+        };
+        let mut f = ctx.alloc(DType::U8, width, self.s.side)?;
         f.set_frame_number(self.n);
         f.bytes_mut().fill(self.n as u8);
         f.set_meta("driver", MetaValue::Str("counter".into()))?;
