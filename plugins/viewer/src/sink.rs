@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use daqflow_sdk::Worker;
 use daqflow_sdk::prelude::*;
 
 use crate::config::{Mode, Settings};
@@ -39,9 +40,17 @@ pub enum Running {
 pub struct Viewer {
     settings: Settings,
     shared: Arc<Shared<Frame>>,
-    thread: Option<JoinHandle<Result<(), ViewerError>>>,
+    thread: Option<RenderThread>,
     running: Option<Running>,
     counters_at: Instant,
+}
+
+/// The thread that shows frames.
+enum RenderThread {
+    /// Headless: an SDK worker (the node's log scope, a panic becomes an error).
+    Worker(Worker),
+    /// The window's own thread: not a worker, see `window::spawn`.
+    Window(JoinHandle<Result<(), ViewerError>>),
 }
 
 /// Frames taken from a lossy input lane per repaint at most (see `start`).
@@ -102,17 +111,13 @@ impl Viewer {
         let shared = self.shared.clone();
         let settings = self.settings.clone();
         let on_display = counter_updater(ctx);
-        let thread_ctx = ctx.clone();
-        let thread = std::thread::Builder::new()
-            .name(format!("viewer-{}", ctx.node_name()))
-            .spawn(move || {
-                thread_ctx.bind_log_thread();
-                // Rendering and PNG encoding take the CPU time acquisition leaves.
-                lower_thread_priority();
-                headless::run(shared, writer, &settings, on_display)
-            })
-            .map_err(|e| PluginError::new(format!("spawn the viewer render thread: {e}")))?;
-        self.thread = Some(thread);
+        let worker = ctx.spawn_worker("render", move |_| {
+            // Rendering and PNG encoding take the CPU time acquisition leaves.
+            lower_thread_priority();
+            headless::run(shared, writer, &settings, on_display)
+                .map_err(|e| PluginError::new(format!("viewer: {e}")))
+        })?;
+        self.thread = Some(RenderThread::Worker(worker));
         Ok(())
     }
 
@@ -136,7 +141,7 @@ impl Viewer {
             counter_updater(ctx),
             on_user_close,
         )?;
-        self.thread = Some(handle.thread);
+        self.thread = Some(RenderThread::Window(handle.thread));
         self.running = Some(Running::Window);
         // Nothing is drawn faster than the repaint cap, lower on a CPU adapter.
         let cpu = handle.adapter.device_type == wgpu::DeviceType::Cpu;
@@ -266,7 +271,8 @@ impl Sink for Viewer {
             egui.request_repaint();
         }
         let result = match self.thread.take() {
-            Some(t) => t
+            Some(RenderThread::Worker(worker)) => worker.join(),
+            Some(RenderThread::Window(t)) => t
                 .join()
                 .map_err(|_| PluginError::new("the viewer thread panicked"))?
                 .map_err(|e| PluginError::new(format!("viewer: {e}"))),
@@ -275,6 +281,14 @@ impl Sink for Viewer {
         self.count_offered(ctx);
         publish_counters(ctx, &self.shared);
         result
+    }
+}
+
+impl Drop for Viewer {
+    /// Without a `stop` (a failed start elsewhere), the render thread is told to end here;
+    /// the worker is then joined.
+    fn drop(&mut self) {
+        self.shared.slot.close();
     }
 }
 

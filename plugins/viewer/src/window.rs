@@ -51,6 +51,11 @@ pub struct WindowHandle {
 
 /// Opens the window on a new thread and waits until it is up (or failed). `on_user_close`
 /// runs on that thread when the user closes the window (not when `stop` closes it).
+///
+/// A plain thread, not `Context::spawn_worker`: when the window does not open within
+/// [`OPEN_TIMEOUT`] the thread is left running (it owns winit's event loop, which cannot be
+/// interrupted) while `auto` mode goes on headless — a worker would be joined when dropped,
+/// and `start` would hang on it.
 pub fn spawn<F: ViewFrame + Clone>(
     shared: Arc<Shared<F>>,
     settings: &Settings,

@@ -7,11 +7,12 @@
 //! equality with [`map_image_cpu`] — and a view that maps on the CPU (a browser view)
 //! shows the same colours.
 
+use daqflow_sdk::DType;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::colormap_data::{INFERNO, MAGMA, VIRIDIS};
-use crate::image::{ImageRef, PixelType};
+use crate::image::ImageRef;
 
 /// A named colormap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, JsonSchema)]
@@ -120,17 +121,13 @@ impl Mapping {
         }
     }
 
-    /// The shader's uniforms for images of `pixel_type`. For integer images the window is
+    /// The shader's uniforms for images of `dtype`. For integer images the window is
     /// inclusive: `[0, 255]` spreads 256 values over the 256 colours, so a u8 image in gray
     /// shows its raw values. An empty or inverted window is widened to a tiny one so that
     /// values at or above `low` map to the top of the colormap.
-    pub fn params(&self, pixel_type: PixelType) -> MappingParams {
+    pub fn params(&self, dtype: DType) -> MappingParams {
         let low = self.low as f32;
-        let inclusive = if pixel_type == PixelType::F32 {
-            0.0
-        } else {
-            1.0
-        };
+        let inclusive = if dtype == DType::F32 { 0.0 } else { 1.0 };
         let mut range = (self.high - self.low + inclusive) as f32;
         if !(range.is_finite() && range > 0.0) {
             range = (low.abs() * 1e-6).max(1e-6);
@@ -168,7 +165,7 @@ impl Mapping {
 /// Maps a whole image at 1:1 to its LUT indices (row-major, one byte a pixel): an 8-bit
 /// image to send with [`Colormap::lut`] as its palette, or to show in gray.
 pub fn map_image_indices(image: &ImageRef<'_>, mapping: &Mapping) -> Vec<u8> {
-    let params = mapping.params(image.pixel_type());
+    let params = mapping.params(image.dtype());
     (0..image.len())
         .map(|i| Mapping::lut_index(&params, image.value_f32_at(i)))
         .collect()
@@ -177,7 +174,7 @@ pub fn map_image_indices(image: &ImageRef<'_>, mapping: &Mapping) -> Vec<u8> {
 /// Maps a whole image at 1:1 to RGBA8 (row-major, 4 bytes a pixel): what the GPU draws
 /// at 1:1, computed on the CPU.
 pub fn map_image_cpu(image: &ImageRef<'_>, mapping: &Mapping, colormap: Colormap) -> Vec<u8> {
-    let params = mapping.params(image.pixel_type());
+    let params = mapping.params(image.dtype());
     let lut = colormap.lut();
     let mut out = Vec::with_capacity(image.len() * 4);
     for i in 0..image.len() {
@@ -210,7 +207,7 @@ mod tests {
 
     #[test]
     fn linear_window_maps_ends_and_clamps() {
-        let p = Mapping::linear(100.0, 355.0).params(PixelType::U16);
+        let p = Mapping::linear(100.0, 355.0).params(DType::U16);
         assert_eq!(Mapping::lut_index(&p, 0.0), 0);
         assert_eq!(Mapping::lut_index(&p, 100.0), 0);
         assert_eq!(Mapping::lut_index(&p, 101.0), 1);
@@ -224,7 +221,7 @@ mod tests {
 
     #[test]
     fn u8_full_range_in_gray_is_identity() {
-        let p = Mapping::linear(0.0, 255.0).params(PixelType::U8);
+        let p = Mapping::linear(0.0, 255.0).params(DType::U8);
         for v in 0..=255u8 {
             assert_eq!(Mapping::lut_index(&p, f32::from(v)), v);
         }
@@ -234,10 +231,10 @@ mod tests {
     fn reversed_and_log() {
         let mut m = Mapping::linear(0.0, 1000.0);
         m.reversed = true;
-        assert_eq!(Mapping::lut_index(&m.params(PixelType::F32), 0.0), 255);
+        assert_eq!(Mapping::lut_index(&m.params(DType::F32), 0.0), 255);
         m.reversed = false;
         m.scale = Scale::Log;
-        let p = m.params(PixelType::F32);
+        let p = m.params(DType::F32);
         assert_eq!(Mapping::lut_index(&p, 0.0), 0);
         assert_eq!(Mapping::lut_index(&p, 1000.0), 255);
         // 10 % of the range is already two thirds up the colormap in log scale, 1 % a third.
@@ -259,7 +256,7 @@ mod tests {
 
     #[test]
     fn empty_window_does_not_divide_by_zero() {
-        let p = Mapping::linear(5.0, 5.0).params(PixelType::F32);
+        let p = Mapping::linear(5.0, 5.0).params(DType::F32);
         assert!(p.gain.is_finite());
         assert_eq!(Mapping::lut_index(&p, 4.0), 0);
         assert_eq!(Mapping::lut_index(&p, 6.0), 255);

@@ -9,7 +9,9 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::image::{ImageRef, PixelType};
+use daqflow_sdk::DType;
+
+use crate::image::ImageRef;
 
 /// At most this many pixels are read to build a histogram.
 pub const MAX_SAMPLES: usize = 1 << 20;
@@ -72,20 +74,21 @@ fn gcd(mut a: usize, mut b: usize) -> usize {
 fn for_each_sample(image: &ImageRef<'_>, mut f: impl FnMut(f64)) {
     let step = sample_step(image.len(), image.width() as usize);
     let b = image.bytes();
-    match image.pixel_type() {
-        PixelType::U8 => b.iter().step_by(step).for_each(|&v| f(f64::from(v))),
-        PixelType::U16 => b
+    match image.dtype() {
+        DType::U8 => b.iter().step_by(step).for_each(|&v| f(f64::from(v))),
+        DType::U16 => b
             .chunks_exact(2)
             .step_by(step)
             .for_each(|c| f(f64::from(u16::from_ne_bytes([c[0], c[1]])))),
-        PixelType::U32 => b
+        DType::U32 => b
             .chunks_exact(4)
             .step_by(step)
             .for_each(|c| f(f64::from(u32::from_ne_bytes([c[0], c[1], c[2], c[3]])))),
-        PixelType::F32 => b
+        DType::F32 => b
             .chunks_exact(4)
             .step_by(step)
             .for_each(|c| f(f64::from(f32::from_ne_bytes([c[0], c[1], c[2], c[3]])))),
+        _ => unreachable!("this SDK has no other dtype"),
     }
 }
 
@@ -98,30 +101,31 @@ pub fn min_max(image: &ImageRef<'_>) -> Option<(f64, f64)> {
         })
     }
     let b = image.bytes();
-    match image.pixel_type() {
-        PixelType::U8 => fold(b.iter().copied()).map(|(l, h)| (f64::from(l), f64::from(h))),
-        PixelType::U16 => fold(b.chunks_exact(2).map(|c| u16::from_ne_bytes([c[0], c[1]])))
+    match image.dtype() {
+        DType::U8 => fold(b.iter().copied()).map(|(l, h)| (f64::from(l), f64::from(h))),
+        DType::U16 => fold(b.chunks_exact(2).map(|c| u16::from_ne_bytes([c[0], c[1]])))
             .map(|(l, h)| (f64::from(l), f64::from(h))),
-        PixelType::U32 => fold(
+        DType::U32 => fold(
             b.chunks_exact(4)
                 .map(|c| u32::from_ne_bytes([c[0], c[1], c[2], c[3]])),
         )
         .map(|(l, h)| (f64::from(l), f64::from(h))),
-        PixelType::F32 => fold(
+        DType::F32 => fold(
             b.chunks_exact(4)
                 .map(|c| f32::from_ne_bytes([c[0], c[1], c[2], c[3]]))
                 .filter(|v| !v.is_nan()),
         )
         .map(|(l, h)| (f64::from(l), f64::from(h))),
+        _ => unreachable!("this SDK has no other dtype"),
     }
 }
 
 impl Histogram {
     /// Builds the histogram of (a sample of) `image`.
     pub fn of(image: &ImageRef<'_>) -> Self {
-        match image.pixel_type() {
-            PixelType::U8 | PixelType::U16 => {
-                let n = if image.pixel_type() == PixelType::U8 {
+        match image.dtype() {
+            DType::U8 | DType::U16 => {
+                let n = if image.dtype() == DType::U8 {
                     256
                 } else {
                     65536
@@ -130,7 +134,8 @@ impl Histogram {
                 for_each_sample(image, |v| counts[v as usize] += 1);
                 Self::from_exact_counts(counts)
             }
-            PixelType::U32 | PixelType::F32 => {
+            // u32, f32: binned between the sample's min and max.
+            _ => {
                 let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
                 for_each_sample(image, |v| {
                     if v.is_finite() {
@@ -248,7 +253,7 @@ pub fn window(
         ContrastMode::Percentile => {
             let lo = hist.percentile(percentiles.0);
             let hi = hist.percentile(percentiles.1);
-            if image.pixel_type() == PixelType::F32 {
+            if image.dtype() == DType::F32 {
                 (lo, hi)
             } else {
                 (lo.floor(), hi.ceil())

@@ -6,9 +6,11 @@
 
 use std::sync::Arc;
 
+use daqflow_sdk::DType;
+
 use crate::error::DisplayError;
-use crate::frame::{EncodedImage, ViewFrame, pixel_type};
-use crate::image::{ImageRef, PixelType};
+use crate::frame::{EncodedImage, ViewFrame};
+use crate::image::ImageRef;
 
 /// Decoded pixel buffers kept for reuse: the frame on screen, the one being uploaded and
 /// the next one are never more than this many.
@@ -31,17 +33,16 @@ impl FrameDecoder {
         Arc::new(Vec::new())
     }
 
-    fn decode(&mut self, e: &EncodedImage<'_>) -> Result<(Arc<Vec<u8>>, PixelType), String> {
-        let pixel_type =
-            pixel_type(e.dtype).map_err(|_| format!("dtype {} is not supported", e.dtype))?;
-        let expected = e.width as usize * e.height as usize * pixel_type.size_bytes();
+    fn decode(&mut self, e: &EncodedImage<'_>) -> Result<(Arc<Vec<u8>>, DType), String> {
+        let dtype = e.dtype;
+        let expected = e.width as usize * e.height as usize * dtype.size_bytes();
         let bad = |what: String| {
             format!(
                 "{:?}-compressed {}x{} {}: {what}",
                 e.encoding,
                 e.width,
                 e.height,
-                pixel_type.name()
+                dtype.name()
             )
         };
         let len =
@@ -56,12 +57,12 @@ impl FrameDecoder {
         bytes.resize(len, 0);
         let result = self
             .codec
-            .decode(e.encoding, pixel_type.size_bytes(), e.payload, bytes)
+            .decode(e.encoding, dtype.size_bytes(), e.payload, bytes)
             .map_err(|x| bad(x.to_string()));
         if self.buffers.len() < SPARE_BUFFERS {
             self.buffers.push(buffer.clone());
         }
-        result.map(|()| (buffer, pixel_type))
+        result.map(|()| (buffer, dtype))
     }
 }
 
@@ -71,7 +72,7 @@ impl FrameDecoder {
 pub struct Showable<F> {
     frame: F,
     /// Decoded pixels, width, height, pixel type.
-    decoded: Option<(Arc<Vec<u8>>, u32, u32, PixelType)>,
+    decoded: Option<(Arc<Vec<u8>>, u32, u32, DType)>,
 }
 
 impl<F: ViewFrame> Showable<F> {

@@ -6,7 +6,7 @@
 use daqflow_sdk::{DType, Encoding, Frame};
 
 use crate::error::DisplayError;
-use crate::image::{ImageRef, OwnedImage, PixelType};
+use crate::image::{ImageRef, OwnedImage};
 
 /// A frame a view can show: pixels, number, timestamp.
 pub trait ViewFrame: Send + 'static {
@@ -24,19 +24,6 @@ pub trait ViewFrame: Send + 'static {
     fn timestamp_ns(&self) -> u64;
 }
 
-/// The pixel type for an SDK dtype.
-pub fn pixel_type(dtype: DType) -> Result<PixelType, DisplayError> {
-    match dtype {
-        DType::U8 => Ok(PixelType::U8),
-        DType::U16 => Ok(PixelType::U16),
-        DType::U32 => Ok(PixelType::U32),
-        DType::F32 => Ok(PixelType::F32),
-        other => Err(DisplayError::BadImage(format!(
-            "dtype {other:?} is not supported"
-        ))),
-    }
-}
-
 impl ViewFrame for Frame {
     fn image(&self) -> Result<ImageRef<'_>, DisplayError> {
         if self.encoding() != Encoding::Raw {
@@ -46,12 +33,7 @@ impl ViewFrame for Frame {
                 self.encoding()
             )));
         }
-        ImageRef::new(
-            self.width(),
-            self.height(),
-            pixel_type(self.dtype())?,
-            self.bytes(),
-        )
+        ImageRef::new(self.width(), self.height(), self.dtype(), self.bytes())
     }
 
     fn encoded(&self) -> Option<EncodedImage<'_>> {

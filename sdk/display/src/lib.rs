@@ -44,7 +44,7 @@ pub use contrast::{ContrastMode, Histogram};
 pub use decode::{FrameDecoder, Showable};
 pub use error::DisplayError;
 pub use frame::{EncodedImage, TestFrame, ViewFrame};
-pub use image::{ImageRef, OwnedImage, PixelType};
+pub use image::{ImageRef, OwnedImage};
 pub use picture::{BACKGROUND, DrawParams, RgbaImage, fit_within, render_cpu};
 pub use slot::LatestSlot;
 pub use transform::ViewTransform;

@@ -99,7 +99,7 @@ impl RgbaImage {
 /// The CPU rendering of a whole picture: exactly what the native viewer's GPU renderer
 /// (`ImageRenderer`) draws into an `out_w`×`out_h` target at origin (0, 0).
 pub fn render_cpu(image: &ImageRef<'_>, params: &DrawParams, out_w: u32, out_h: u32) -> RgbaImage {
-    let mp = params.mapping.params(image.pixel_type());
+    let mp = params.mapping.params(image.dtype());
     let lut = params.colormap.lut();
     let t = params.transform;
     let mut pixels = Vec::with_capacity(out_w as usize * out_h as usize * 4);

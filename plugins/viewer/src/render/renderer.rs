@@ -6,7 +6,8 @@
 //! callback) and into the offscreen target. `shader.wgsl` computes what
 //! `daqflow_display::render_cpu` does on the CPU.
 
-use daqflow_display::{BACKGROUND, Colormap, DrawParams, ImageRef, MappingParams, PixelType};
+use daqflow_display::{BACKGROUND, Colormap, DrawParams, ImageRef, MappingParams};
+use daqflow_sdk::DType;
 
 /// The uniform block of `shader.wgsl` (`struct View`), 64 bytes.
 #[repr(C)]
@@ -24,25 +25,26 @@ struct ViewUniforms {
     background: [f32; 4],
 }
 
-fn texture_format(t: PixelType) -> wgpu::TextureFormat {
+fn texture_format(t: DType) -> wgpu::TextureFormat {
     match t {
-        PixelType::U8 => wgpu::TextureFormat::R8Uint,
-        PixelType::U16 => wgpu::TextureFormat::R16Uint,
-        PixelType::U32 => wgpu::TextureFormat::R32Uint,
-        PixelType::F32 => wgpu::TextureFormat::R32Float,
+        DType::U8 => wgpu::TextureFormat::R8Uint,
+        DType::U16 => wgpu::TextureFormat::R16Uint,
+        DType::U32 => wgpu::TextureFormat::R32Uint,
+        DType::F32 => wgpu::TextureFormat::R32Float,
+        _ => unreachable!("this SDK has no other dtype"),
     }
 }
 
 /// 0 for the integer pipeline (`texture_2d<u32>`), 1 for the float one.
-fn pipeline_slot(t: PixelType) -> usize {
-    usize::from(t == PixelType::F32)
+fn pipeline_slot(t: DType) -> usize {
+    usize::from(t == DType::F32)
 }
 
 struct FrameTexture {
     texture: wgpu::Texture,
     width: u32,
     height: u32,
-    pixel_type: PixelType,
+    dtype: DType,
     bind_group: wgpu::BindGroup,
 }
 
@@ -180,10 +182,8 @@ impl ImageRenderer {
     }
 
     /// (width, height, dtype) of the uploaded frame, if any.
-    pub fn frame_shape(&self) -> Option<(u32, u32, PixelType)> {
-        self.frame
-            .as_ref()
-            .map(|f| (f.width, f.height, f.pixel_type))
+    pub fn frame_shape(&self) -> Option<(u32, u32, DType)> {
+        self.frame.as_ref().map(|f| (f.width, f.height, f.dtype))
     }
 
     /// Uploads `image` unless the frame tagged `tag` is the one on the GPU already.
@@ -204,7 +204,7 @@ impl ImageRenderer {
 
     /// Uploads `image`; the texture is re-created only when the shape or dtype changes.
     pub fn upload(&mut self, device: &wgpu::Device, queue: &wgpu::Queue, image: &ImageRef<'_>) {
-        let (w, h, t) = (image.width(), image.height(), image.pixel_type());
+        let (w, h, t) = (image.width(), image.height(), image.dtype());
         self.frame_tag = None;
         if self.frame_shape() != Some((w, h, t)) {
             let texture = device.create_texture(&wgpu::TextureDescriptor {
@@ -244,7 +244,7 @@ impl ImageRenderer {
                 texture,
                 width: w,
                 height: h,
-                pixel_type: t,
+                dtype: t,
                 bind_group,
             });
         }
@@ -295,7 +295,7 @@ impl ImageRenderer {
             );
             self.lut_colormap = Some(params.colormap);
         }
-        let (w, h, t) = self.frame_shape().unwrap_or((0, 0, PixelType::U8));
+        let (w, h, t) = self.frame_shape().unwrap_or((0, 0, DType::U8));
         let MappingParams {
             low,
             gain,
@@ -322,7 +322,7 @@ impl ImageRenderer {
     /// the first upload.
     pub fn paint(&self, pass: &mut wgpu::RenderPass<'_>) {
         if let Some(frame) = &self.frame {
-            pass.set_pipeline(&self.pipelines[pipeline_slot(frame.pixel_type)]);
+            pass.set_pipeline(&self.pipelines[pipeline_slot(frame.dtype)]);
             pass.set_bind_group(0, &frame.bind_group, &[]);
             pass.draw(0..3, 0..1);
         }

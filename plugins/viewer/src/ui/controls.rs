@@ -6,7 +6,7 @@
 
 use std::sync::atomic::Ordering;
 
-use daqflow_display::{Colormap, ContrastMode, PixelType, Scale, ViewFrame, ViewTransform};
+use daqflow_display::{Colormap, ContrastMode, Scale, ViewFrame, ViewTransform};
 
 use super::readout::format_value;
 use super::state::ViewerUi;
@@ -42,12 +42,7 @@ impl<F: ViewFrame + Clone> ViewerUi<F> {
         match &self.shown {
             Some(s) => {
                 ui.label(format!("frame {}", s.frame.frame_number()));
-                ui.label(format!(
-                    "{} × {} {}",
-                    s.width,
-                    s.height,
-                    s.pixel_type.name()
-                ));
+                ui.label(format!("{} × {} {}", s.width, s.height, s.dtype.name()));
             }
             None => {
                 ui.label("waiting for frames…");
@@ -207,7 +202,7 @@ impl<F: ViewFrame + Clone> ViewerUi<F> {
                 &s.hist,
                 self.mapping,
                 (self.view.colormap, self.view.reversed),
-                s.pixel_type != PixelType::F32,
+                s.dtype.is_integer(),
             )
         {
             // Dragging a handle of the histogram sets a manual window.

@@ -8,8 +8,9 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use daqflow_display::{
-    FrameDecoder, Histogram, Mapping, PixelType, Showable, ViewFrame, ViewState, ViewTransform,
+    FrameDecoder, Histogram, Mapping, Showable, ViewFrame, ViewState, ViewTransform,
 };
+use daqflow_sdk::DType;
 
 use super::histogram::{HistogramAxis, HistogramPlot};
 use super::readout::RateMeter;
@@ -21,7 +22,7 @@ pub(super) struct Shown<F> {
     pub(super) hist: Histogram,
     pub(super) width: u32,
     pub(super) height: u32,
-    pub(super) pixel_type: PixelType,
+    pub(super) dtype: DType,
 }
 
 /// The viewer's interface state.
@@ -129,11 +130,11 @@ impl<F: ViewFrame + Clone> ViewerUi<F> {
         let analysed = Showable::new(frame, &mut self.decoder).and_then(|frame| {
             let image = frame.image()?;
             let hist = Histogram::of(&image);
-            let shape = (image.width(), image.height(), image.pixel_type());
+            let shape = (image.width(), image.height(), image.dtype());
             Ok((frame, hist, shape))
         });
         match analysed {
-            Ok((frame, hist, (width, height, pixel_type))) => {
+            Ok((frame, hist, (width, height, dtype))) => {
                 let now_ns = daqflow_sdk::now_ns();
                 self.latency_ms = Some(now_ns.saturating_sub(frame.timestamp_ns()) as f64 / 1e6);
                 if self
@@ -149,7 +150,7 @@ impl<F: ViewFrame + Clone> ViewerUi<F> {
                     hist,
                     width,
                     height,
-                    pixel_type,
+                    dtype,
                 });
                 self.recompute_mapping();
                 self.last_display = Some(Instant::now());
