@@ -189,6 +189,9 @@ for path in sys.argv[1:]:
 "#,
         &[file.to_str().unwrap(), second.to_str().unwrap()],
     );
-    assert!(out.contains("(5, 4, 4) [0, 1, 2, 3, 4] [0, 1, 2, 3, 4]"), "{out}");
+    assert!(
+        out.contains("(5, 4, 4) [0, 1, 2, 3, 4] [0, 1, 2, 3, 4]"),
+        "{out}"
+    );
     assert!(out.contains("(3, 4, 8) [5, 6, 7] [5, 6, 7]"), "{out}");
 }
