@@ -2,21 +2,34 @@
 //! kernel in a plain Rust loop (issue 10 §4).
 //!
 //! - **daqflow**: `sim_detector` (`pattern = "none"`, `rate_hz = 0`: the source writes no
-//!   pixels, so it costs next to nothing) → the filter → `discard`, on blocking lanes of 8,
-//!   the release-built plugin libraries; frames / wall time of the run.
+//!   pixels, so it costs next to nothing) → the filter → `discard`, on blocking lanes of 4,
+//!   with the release-built plugin libraries; frames / wall time of the whole run (plugin
+//!   loading, threads, the first touch of the pool's buffers and, for `dark_subtract` and
+//!   `flat_field`, reading the 16 MiB reference file included).
 //! - **baseline, "plain"**: the filter crate's own kernel (`crop_into`, `bin_into`, …; the
-//!   threshold loop is written here, its `apply` being private) called on the same number
-//!   of frames, on buffers allocated once before the loop, one thread, no framework.
+//!   threshold loop is written here, its `apply` being private) on the same number of
+//!   frames, one thread, no framework, on rings of [`RING`] input and output frames
+//!   allocated and written once before timing (64 MiB, over this machine's 8 MiB L3). The
+//!   kernels' settings go through `black_box`: run-time values, as in the plugins, not
+//!   constants the compiler could fold into the loop (a constant divisor alone made
+//!   accumulate's mean 20 % faster).
 //!
-//! Both sides read the same data: pixels nobody wrote (`pattern = "none"` leaves the pool's
-//! zeroed buffers as they are; the baseline's inputs are zeroed too). The baseline's inputs
-//! and outputs are rings of [`RING`] frames (64 MiB, well over this machine's 8 MiB L3), as
-//! the pipeline's pool buffers are, so neither side reads its frames from cache.
+//! Each round runs plain, daqflow, plain on the same frame count (~[`RUN_SECS`] of the
+//! plain loop); the round's ratio is daqflow against the mean of its two plain runs, so
+//! the drifts of a shared machine cancel; medians of [`ROUNDS`] rounds are printed. Target:
+//! ≥ 0.9×.
 //!
-//! Printed: frames/s both ways and the ratio (target ≥ 0.9×), medians of [`ROUNDS`] runs.
+//! Caveat, `pattern = "none"`: the source's pool buffers hold zeros nobody wrote, i.e. the
+//! kernel's shared zero page, which reads from cache. Filters whose output has another size
+//! (crop, bin, cast, stats, accumulate) never write those buffers, so through daqflow they
+//! read cached zeros while the baseline reads real memory: ratios above 1 there (crop most)
+//! are this, not daqflow being faster. In-place filters and same-size outputs recycle the
+//! buffers, which are then real memory.
+//!
 //! `throttle` reads no pixels, so it has no plain loop: it is compared with the same
 //! pipeline without it (the cost of one more hop). No assertions on time: the numbers are
-//! for people. Run with `scripts/bench.sh` (release plugins first).
+//! for people. Run with `scripts/bench.sh` (release plugins first); `-- crop stats` after
+//! `--bench filters` runs only those.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
