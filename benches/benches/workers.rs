@@ -41,7 +41,7 @@ fn compare(what: &str, side: u32, frames: u64, plugin: &str, settings: &str) {
     let one = rate(side, frames, plugin, settings, 1);
     let two = rate(side, frames, plugin, settings, 2);
     println!(
-        "{what:<44} {one:>12.1} {two:>12.1} {:>9.2}x {:>7.1}x",
+        "{what:<46} {one:>13.1} {two:>13.1} {:>9.2}x {:>7.1}x",
         two / one,
         2.0
     );
@@ -52,7 +52,7 @@ fn main() {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!("workers = 2 vs workers = 1 (baseline), {cores} CPUs, median of {ROUNDS} runs");
     println!(
-        "{:<44} {:>12} {:>12} {:>10} {:>8}",
+        "{:<46} {:>13} {:>13} {:>10} {:>8}",
         "filter", "1 worker f/s", "2 workers f/s", "gain", "ideal"
     );
     compare(
