@@ -124,10 +124,10 @@ fn graph_prints_text_and_dot() {
     for needle in [
         "pipeline \"fan-out\" (6 nodes, 5 lanes)",
         "source   det              plugin=sim_detector",
-        "filter   thr              plugin=threshold  <- det [block(16)]",
-        "sink     newest           plugin=discard  <- det [latest]",
-        "sink     lossy            plugin=discard  <- det [drop_newest(4)]",
-        "sink     lossless         plugin=discard  <- thr [block(64)]",
+        "filter   thr              plugin=threshold  <- det [block(16); 256×128 f32]",
+        "sink     newest           plugin=discard  <- det [latest; 256×128 f32]",
+        "sink     lossy            plugin=discard  <- det [drop_newest(4); 256×128 f32]",
+        "sink     lossless         plugin=discard  <- thr [block(64); 256×128 f32]",
     ] {
         assert!(
             o.stdout.contains(needle),
@@ -146,13 +146,13 @@ fn graph_prints_text_and_dot() {
     );
     assert!(
         o.stdout
-            .contains("\"det\" -> \"newest\" [label=\"latest\", style=dashed];"),
+            .contains("\"det\" -> \"newest\" [label=\"latest\\n256×128 f32\", style=dashed];"),
         "{}",
         o.stdout
     );
     assert!(
         o.stdout
-            .contains("\"thr\" -> \"lossless\" [label=\"block(64)\", style=solid];"),
+            .contains("\"thr\" -> \"lossless\" [label=\"block(64)\\n256×128 f32\", style=solid];"),
         "{}",
         o.stdout
     );

@@ -119,7 +119,7 @@ inputs = ["roi"]
     assert_eq!(o.code(), 2, "{}", o.stderr);
     assert!(
         o.stderr
-            .contains(":11: node `roi`: plugin `crop` cannot take the 4096×2048"),
+            .contains(":11: node `roi`: plugin `crop` cannot take the frames of `det` (4096×2048"),
         "{}",
         o.stderr
     );

@@ -185,7 +185,7 @@ fn a_new_format_mid_run_goes_to_a_new_file() {
         r#"
 for path in sys.argv[1:]:
     d = h5py.File(path, "r")["/entry/instrument/detector"]
-    print(d["data"].shape, list(d["frame_number"][()]), d["data"][()].reshape(d["data"].shape[0], -1)[:, 0].tolist())
+    print(d["data"].shape, d["frame_number"][()].tolist(), d["data"][()].reshape(d["data"].shape[0], -1)[:, 0].tolist())
 "#,
         &[file.to_str().unwrap(), second.to_str().unwrap()],
     );
