@@ -3,8 +3,7 @@
 
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use daqflow_plugin_hdf5::config::Compression;
 use daqflow_plugin_hdf5::encoder::{Encoded, Encoder};
@@ -21,44 +20,10 @@ pub fn serial() -> std::sync::MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// The reference reader. Missing is a failure, never a skip: run `scripts/setup.sh`.
-pub fn python() -> PathBuf {
-    let p = std::env::var_os("DAQFLOW_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python"));
-    let ok = Command::new(&p)
-        .args(["-c", "import h5py, hdf5plugin, numpy"])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(
-        ok,
-        "{} with h5py + hdf5plugin + numpy is needed by these tests: run scripts/setup.sh \
-         (or set DAQFLOW_PYTHON)",
-        p.display()
-    );
-    p
-}
-
-/// Runs a Python script (h5py + hdf5plugin imported) with `args`; panics with its output
-/// on failure; returns stdout.
-pub fn run_python(script: &str, args: &[&str]) -> String {
-    let full = format!("import sys, json, numpy as np, h5py, hdf5plugin\n{script}");
-    let out = Command::new(python())
-        .arg("-c")
-        .arg(full)
-        .args(args)
-        .current_dir(std::env::temp_dir())
-        .output()
-        .expect("run python");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "python failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
+/// The reference reader (h5py + hdf5plugin in the project's virtualenv), shared with the
+/// workspace's end-to-end tests.
+#[allow(unused_imports)] // each test binary uses one or the other
+pub use daqflow_tests::{python, run_python};
 
 /// Frame `n` of a test series: photon-counting-like (mostly small counts, a few hot
 /// pixels), so that compression has something to do, and different for every frame.
