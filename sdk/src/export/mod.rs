@@ -8,10 +8,15 @@
 use std::ffi::c_void;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use crate::abi::{self, HostApi, HostNode, PluginVTable, RStr, RawFormat, RawFrame};
+mod formats;
+
+use self::formats::{
+    filter_input_format, filter_output_format, filter_parallel, sink_input_format,
+    sink_output_format, source_output_format,
+};
+use crate::abi::{self, HostApi, HostNode, PluginVTable, RStr, RawFrame};
 use crate::context::Context;
 use crate::error::{PluginError, SettingsError, panic_message};
-use crate::format::FrameFormat;
 use crate::frame::Frame;
 use crate::log_bridge::{NodeScope, install_host};
 use crate::plugin::{Filter, Next, PluginSettings, Sink, Source};
@@ -147,18 +152,18 @@ pub fn settings_schema_json<S: PluginSettings>() -> String {
 // ---------------------------------------------------------------------------------------
 // Trampolines.
 
-struct Instance<T> {
-    plugin: T,
-    ctx: Context,
+pub(crate) struct Instance<T> {
+    pub(crate) plugin: T,
+    pub(crate) ctx: Context,
     /// The settings as given, re-read when a format announced at run time is checked.
-    settings_json: String,
+    pub(crate) settings_json: String,
 }
 
 /// Runs `f` with panics caught; errors and panic text go to the host error sink.
 ///
 /// # Safety
 /// `host` is a live HostApi (or null: then no text is reported); `err` is the host's sink.
-unsafe fn guarded(
+pub(crate) unsafe fn guarded(
     host: *const HostApi,
     err: *mut c_void,
     f: impl FnOnce() -> Result<i32, PluginError>,
@@ -183,7 +188,7 @@ unsafe fn guarded(
     }
 }
 
-unsafe fn instance<'a, T>(ptr: *mut c_void) -> &'a mut Instance<T> {
+pub(crate) unsafe fn instance<'a, T>(ptr: *mut c_void) -> &'a mut Instance<T> {
     // SAFETY: the core passes back the pointer `create` produced, from one thread at a time.
     unsafe { &mut *(ptr as *mut Instance<T>) }
 }
@@ -377,216 +382,6 @@ unsafe extern "C" fn sink_push<T: Sink>(
         let frame = Frame::from_raw(frame, host);
         guarded(host, err, || {
             T::consume(&mut i.plugin, frame, &i.ctx).map(|()| abi::STATUS_OK)
-        })
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// Frame formats (ABI 1.2).
-
-fn join_errors(errors: &[SettingsError]) -> String {
-    errors
-        .iter()
-        .map(|e| e.to_string())
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-/// Parses the settings for a static (instance-free) call; pushes the problems to `err`.
-///
-/// # Safety
-/// `host` is a live HostApi, `err` its error sink for this call.
-unsafe fn settings_for<S: PluginSettings>(
-    host: *const HostApi,
-    json: &str,
-    err: *mut c_void,
-) -> Option<S> {
-    match parse_settings::<S>(json) {
-        Ok(s) => Some(s),
-        Err(errors) => {
-            // SAFETY: guaranteed by the caller.
-            unsafe { push_errors(host, err, &errors) };
-            None
-        }
-    }
-}
-
-/// # Safety
-/// `host` is a live HostApi (or null), `err` its error sink for this call (or null).
-unsafe fn push_errors(host: *const HostApi, err: *mut c_void, errors: &[SettingsError]) {
-    if host.is_null() || err.is_null() {
-        return;
-    }
-    for e in errors {
-        // SAFETY: live host and sink; strings borrowed for the call.
-        unsafe { ((*host).error_push)(err, RStr::new(&e.field), RStr::new(&e.message)) };
-    }
-}
-
-/// The input format handed over the ABI, or an error naming the unknown dtype.
-///
-/// # Safety
-/// `input` is null or points to a RawFormat valid for the call.
-unsafe fn input_of(input: *const RawFormat) -> Result<Option<FrameFormat>, PluginError> {
-    if input.is_null() {
-        return Ok(None);
-    }
-    // SAFETY: guaranteed by the caller.
-    let raw = unsafe { &*input };
-    FrameFormat::from_abi(raw)
-        .map(Some)
-        .ok_or_else(|| PluginError::new(format!("unknown dtype code {}", raw.dtype)))
-}
-
-/// `output_format` of a source `T`.
-unsafe extern "C" fn source_output_format<T: Source>(
-    host: *const HostApi,
-    json: RStr,
-    _input: *const RawFormat,
-    out: *mut RawFormat,
-    err: *mut c_void,
-) -> i32 {
-    install_host(host);
-    // SAFETY: live host; json borrowed for the call; out writable.
-    unsafe {
-        guarded(host, err, || {
-            let Some(s) = settings_for::<T::Settings>(host, &json.as_str(), err) else {
-                return Ok(abi::STATUS_SETTINGS);
-            };
-            Ok(match T::output_format(&s) {
-                Some(f) => {
-                    *out = f.to_abi();
-                    abi::STATUS_OK
-                }
-                None => abi::STATUS_FORMAT_AT_RUNTIME,
-            })
-        })
-    }
-}
-
-/// `output_format` of a filter `T`.
-unsafe extern "C" fn filter_output_format<T: Filter>(
-    host: *const HostApi,
-    json: RStr,
-    input: *const RawFormat,
-    out: *mut RawFormat,
-    err: *mut c_void,
-) -> i32 {
-    install_host(host);
-    // SAFETY: live host; json and input borrowed for the call; out writable.
-    unsafe {
-        guarded(host, err, || {
-            let Some(input) = input_of(input)? else {
-                return Ok(abi::STATUS_FORMAT_AT_RUNTIME);
-            };
-            let Some(s) = settings_for::<T::Settings>(host, &json.as_str(), err) else {
-                return Ok(abi::STATUS_SETTINGS);
-            };
-            match T::output_format(&s, &input) {
-                Ok(Some(f)) => {
-                    *out = f.to_abi();
-                    Ok(abi::STATUS_OK)
-                }
-                Ok(None) => Ok(abi::STATUS_FORMAT_AT_RUNTIME),
-                Err(errors) => {
-                    push_errors(host, err, &errors);
-                    Ok(abi::STATUS_SETTINGS)
-                }
-            }
-        })
-    }
-}
-
-/// `output_format` of a sink `T`: whether it accepts `input`.
-unsafe extern "C" fn sink_output_format<T: Sink>(
-    host: *const HostApi,
-    json: RStr,
-    input: *const RawFormat,
-    _out: *mut RawFormat,
-    err: *mut c_void,
-) -> i32 {
-    install_host(host);
-    // SAFETY: live host; json and input borrowed for the call.
-    unsafe {
-        guarded(host, err, || {
-            let Some(input) = input_of(input)? else {
-                return Ok(abi::STATUS_OK);
-            };
-            let Some(s) = settings_for::<T::Settings>(host, &json.as_str(), err) else {
-                return Ok(abi::STATUS_SETTINGS);
-            };
-            match T::accepts(&s, &input) {
-                Ok(()) => Ok(abi::STATUS_OK),
-                Err(errors) => {
-                    push_errors(host, err, &errors);
-                    Ok(abi::STATUS_SETTINGS)
-                }
-            }
-        })
-    }
-}
-
-/// `parallel` of a filter `T`.
-unsafe extern "C" fn filter_parallel<T: Filter>(host: *const HostApi, json: RStr) -> i32 {
-    install_host(host);
-    // SAFETY: live host; json borrowed for the call; no error sink for this call.
-    unsafe {
-        guarded(host, std::ptr::null_mut(), || {
-            Ok(match parse_settings::<T::Settings>(&json.as_str()) {
-                Ok(s) => i32::from(T::parallel(&s)),
-                Err(_) => abi::STATUS_SETTINGS,
-            })
-        })
-    }
-}
-
-/// `input_format` of a filter `T`: re-checks the format against its settings (it may have
-/// been announced at run time), then tells the instance.
-unsafe extern "C" fn filter_input_format<T: Filter>(
-    inst: *mut c_void,
-    format: *const RawFormat,
-    err: *mut c_void,
-) -> i32 {
-    // SAFETY: inst is ours; its ctx holds the live host; format valid for the call.
-    unsafe {
-        let i = instance::<T>(inst);
-        let _scope = NodeScope::enter(i.ctx.node_ptr());
-        let host = i.ctx.host() as *const HostApi;
-        guarded(host, err, || {
-            let Some(f) = input_of(format)? else {
-                return Ok(abi::STATUS_OK);
-            };
-            let s = parse_settings::<T::Settings>(&i.settings_json)
-                .map_err(|e| PluginError::new(join_errors(&e)))?;
-            T::output_format(&s, &f).map_err(|e| {
-                PluginError::new(format!("cannot take {f} frames: {}", join_errors(&e)))
-            })?;
-            T::input_format(&mut i.plugin, &f, &i.ctx).map(|()| abi::STATUS_OK)
-        })
-    }
-}
-
-/// `input_format` of a sink `T`.
-unsafe extern "C" fn sink_input_format<T: Sink>(
-    inst: *mut c_void,
-    format: *const RawFormat,
-    err: *mut c_void,
-) -> i32 {
-    // SAFETY: inst is ours; its ctx holds the live host; format valid for the call.
-    unsafe {
-        let i = instance::<T>(inst);
-        let _scope = NodeScope::enter(i.ctx.node_ptr());
-        let host = i.ctx.host() as *const HostApi;
-        guarded(host, err, || {
-            let Some(f) = input_of(format)? else {
-                return Ok(abi::STATUS_OK);
-            };
-            let s = parse_settings::<T::Settings>(&i.settings_json)
-                .map_err(|e| PluginError::new(join_errors(&e)))?;
-            T::accepts(&s, &f).map_err(|e| {
-                PluginError::new(format!("cannot take {f} frames: {}", join_errors(&e)))
-            })?;
-            T::input_format(&mut i.plugin, &f, &i.ctx).map(|()| abi::STATUS_OK)
         })
     }
 }
