@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what daqflow's build, demo and tests need on a Debian/Ubuntu machine:
-#   - system libraries: HDF5 (libhdf5-dev, hdf5-tools), Mesa's software Vulkan/GL
+#   - system libraries: HDF5 (libhdf5-dev, hdf5-tools), Aravis 0.8 (GenICam cameras), Mesa's software Vulkan/GL
 #     adapters for the headless viewer, Xvfb for the windowed viewer smoke test;
 #   - a Python virtualenv (.venv) with h5py + hdf5plugin, the reference readers the
 #     tests compare our HDF5 files against.
@@ -13,6 +13,9 @@ pkgs=(
   mesa-vulkan-drivers libvulkan1 libegl1 libegl-mesa0 libgl1-mesa-dri
   xvfb xauth libx11-6 libx11-xcb1 libxcursor1 libxrandr2 libxi6 libxkbcommon-x11-0
   imagemagick python3-venv
+  # genicam plugin: libaravis 0.8 (+ libusb headers it needs but does not pull in), the
+  # fake GigE Vision camera and arv-camera-test (tests, bench), arv-tool (diagnostics)
+  libaravis-dev libusb-1.0-0-dev aravis-tools aravis-tools-cli
 )
 
 missing=()
