@@ -312,8 +312,9 @@ frames = 12"#,
 #[test]
 fn lost_packets_are_counted_and_no_damaged_frame_passes_as_whole() {
     let ns = Netns::new();
-    // 3 % of the stream packets lost by the camera itself.
-    let cam = ns.fake_camera(&["-r", "30"]);
+    // 0.5 % of the stream packets lost by the camera itself (about one frame in three
+    // of ~90 packets loses one; the fake camera does not answer resend requests).
+    let cam = ns.fake_camera(&["-r", "5"]);
     let dir = tempfile::tempdir().unwrap();
     let h5 = h5file(dir.path());
     let o = ns.run(
@@ -343,7 +344,11 @@ frames = 40"#,
     let (n, _, _, gaps) = check_pattern(&h5, false);
     assert_eq!(n, 40);
     assert_eq!(gaps, u(&c["frames_lost"]), "{c:#}");
-    assert_eq!(u(&c["frames_incomplete_dropped"]) <= gaps, true, "{c:#}");
+    assert!(u(&c["frames_incomplete_dropped"]) <= gaps, "{c:#}");
+    assert!(
+        u(&c["frames_incomplete"]) > 0,
+        "some frames lost packets: {c:#}"
+    );
     if gaps > 0 {
         assert_ne!(
             o.code(),
@@ -443,6 +448,7 @@ frames = 3"#;
             .unwrap()
             .contains("TestRegister = 7")
     );
+    let h5 = dir.path().join("cam2.h5");
     let o = ns.run(
         dir.path(),
         &camera_to_file(
@@ -457,6 +463,7 @@ frames = 3"#;
         "{}",
         o.stderr
     );
+    let h5 = dir.path().join("cam3.h5");
     let o = ns.run(
         dir.path(),
         &camera_to_file(&h5, &base.replace("width = 32", "width = 4000")),
@@ -474,10 +481,11 @@ frames = 3"#;
 fn a_busy_camera_is_retried_until_its_holder_lets_go() {
     let ns = Netns::new();
     let cam = ns.fake_camera(&[]);
-    // Another client holds the camera for ~2 s.
+    // Another client holds the camera for ~9 s: longer than Aravis's own retries when
+    // taking control (~3 s), so the source sees a busy camera and retries.
     let mut holder = ns
         .cmd("arv-camera-test-0.8")
-        .args(["-n", "127.0.0.1", "--duration", "2"])
+        .args(["-n", "127.0.0.1", "--duration", "9"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -496,7 +504,7 @@ exposure_time = 0.01
 gain = 0
 frame_rate = 100
 trigger_mode = "internal"
-open_timeout = 20
+open_timeout = 30
 frames = 5"#,
         ),
     );

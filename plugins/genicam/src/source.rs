@@ -61,16 +61,23 @@ struct FrameIds {
 }
 
 impl FrameIds {
-    fn extend(&mut self, id: u64) -> u64 {
+    /// The monotonic number of camera id `id`; `None` for id 0 (invalid in GigE Vision:
+    /// a buffer whose leader never arrived).
+    fn extend(&mut self, id: u64) -> Option<u64> {
+        if id == 0 {
+            return None;
+        }
+        // A wrap goes from near the top of the 16-bit range to near its bottom; anything
+        // else (a late frame, a reorder) is not one.
         if let Some(last) = self.last
             && last <= 0xFFFF
-            && id < last
-            && last - id > 0x8000
+            && last > 0xFFFF - 0x4000
+            && id < 0x4000
         {
             self.epoch += 0xFFFF;
         }
         self.last = Some(id);
-        self.epoch + id
+        Some(self.epoch + id)
     }
 }
 
@@ -223,9 +230,10 @@ impl Source for Genicam {
             })?;
             run.trigger_outstanding = true;
             run.next_trigger = match s.rate_hz() {
+                // On schedule, but never more than a second of catching up after a stall.
                 Some(r) => {
-                    run.next_trigger.max(now - Duration::from_secs(1))
-                        + Duration::from_secs_f64(1.0 / r)
+                    let floor = now.checked_sub(Duration::from_secs(1)).unwrap_or(now);
+                    run.next_trigger.max(floor) + Duration::from_secs_f64(1.0 / r)
                 }
                 None => now,
             };
@@ -251,16 +259,23 @@ impl Source for Genicam {
             }
         };
         let id = run.ids.extend(popped.buffer.frame_id());
-        run.counts.first_id.get_or_insert(id);
-        run.counts.last_id = run.counts.last_id.max(id);
-        if incomplete {
+        if let Some(id) = id {
+            run.counts.first_id.get_or_insert(id);
+            run.counts.last_id = run.counts.last_id.max(id);
+        }
+        if incomplete || id.is_none() {
             run.counts.incomplete += 1;
-            if s.incomplete == Incomplete::Drop {
+            // A frame without an id cannot be numbered: dropped whatever the policy.
+            if s.incomplete == Incomplete::Drop || id.is_none() {
                 run.counts.incomplete_dropped += 1;
-                log::debug!("{}: frame {id} incomplete ({status:?}): dropped", run.label);
+                log::debug!(
+                    "{}: frame {id:?} incomplete ({status:?}): dropped",
+                    run.label
+                );
                 return Ok(Next::Continue);
             }
         }
+        let id = id.unwrap_or_default();
         let mut frame = popped.frame;
         if !incomplete {
             run.check_buffer(&popped.buffer, id)?;

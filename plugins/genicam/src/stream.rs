@@ -165,11 +165,11 @@ impl Ring {
     /// callbacks release the pool frames. Returns how many frames were still queued.
     pub fn close(&mut self) -> usize {
         let queued = self.slots.lock().len();
-        if let Some(stream) = self.stream.take() {
-            // Joins the receive thread and frees the queued buffers (destroy callbacks).
-            stream.stop_thread(true);
-            drop(stream);
-        }
+        // Dropping the last reference finalizes the stream: it joins the receive thread,
+        // then frees the queued buffers (their destroy callbacks release the frames).
+        // (`stop_thread` is not called: after `AcquisitionStop` Aravis 0.8.26 may have
+        // stopped the thread already, and asserts.)
+        drop(self.stream.take());
         self.cache.clear();
         self.queued = 0;
         let left = self.slots.lock().len();
