@@ -16,6 +16,9 @@ use crate::config::{Mono, Settings, TriggerMode, mono_format};
 /// `camera = "Fake_<serial>"` opens Aravis's in-process fake camera (tests, demos).
 pub const FAKE_PREFIX: &str = "Fake_";
 
+/// Held while a camera is opened and configured (see `Genicam::start`).
+pub static OPEN_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// GigE Vision control port.
 const GVCP_PORT: u16 = 3956;
 
@@ -190,21 +193,22 @@ pub fn configure(camera: &Camera, s: &Settings) -> Result<Readback, PluginError>
         let name = f.first(&["Gain", "GainRaw", "GainAbs"], "gain")?;
         f.set(name, &Value::from(g), "gain")?;
     }
-    if let Some(r) = s.rate_hz() {
-        if s.trigger_mode == TriggerMode::Internal {
-            if f.has("AcquisitionFrameRateEnable") {
-                f.set(
-                    "AcquisitionFrameRateEnable",
-                    &Value::Bool(true),
-                    "frame_rate",
-                )?;
-            }
-            let name = f.first(
-                &["AcquisitionFrameRate", "AcquisitionFrameRateAbs"],
+    // In software mode the rate is this source's trigger rate, not the camera's.
+    if let Some(r) = s.rate_hz()
+        && s.trigger_mode == TriggerMode::Internal
+    {
+        if f.has("AcquisitionFrameRateEnable") {
+            f.set(
+                "AcquisitionFrameRateEnable",
+                &Value::Bool(true),
                 "frame_rate",
             )?;
-            f.set(name, &Value::from(r), "frame_rate")?;
         }
+        let name = f.first(
+            &["AcquisitionFrameRate", "AcquisitionFrameRateAbs"],
+            "frame_rate",
+        )?;
+        f.set(name, &Value::from(r), "frame_rate")?;
     }
     if f.has("TriggerSelector") && f.allows("TriggerSelector", "FrameStart") {
         f.set(

@@ -3,8 +3,8 @@
 //! and emit. Stop stops the camera, then closes the stream (which releases the frames
 //! still queued), then lets go of the camera.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
 use aravis::prelude::*;
@@ -35,6 +35,8 @@ struct Run {
     next_trigger: Instant,
     trigger_outstanding: bool,
     frame_timeout: Duration,
+    /// (Aravis info id, counter name) of the stream statistics this stream has.
+    stats: Vec<(u32, &'static str)>,
     last_frame: Instant,
     last_timeout: Instant,
 }
@@ -113,6 +115,11 @@ impl Source for Genicam {
 
     fn start(&mut self, ctx: &Context) -> Result<(), PluginError> {
         let s = &self.settings;
+        // Aravis builds a device's feature tree with shared state: two sources opening
+        // cameras at the same time corrupted it (seen with in-process fake cameras).
+        let guard = camera::OPEN_LOCK
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let opened = camera::open(s, ctx)?;
         let label = opened.label;
         let camera = opened.camera;
@@ -135,6 +142,14 @@ impl Source for Genicam {
         let stream = camera.create_stream().map_err(|e| {
             PluginError::new(format!("create the stream of {label}: {}", e.message()))
         })?;
+        let stats = (0..stream.n_infos())
+            .filter_map(|i| {
+                let name = stream.info_name(i)?;
+                let counter = STREAM_COUNTERS.iter().find(|(a, _)| *a == name.as_str())?.1;
+                Some((i, counter))
+            })
+            .collect();
+        drop(guard);
         let mut ring = Ring::new(stream, rb.payload, rb.mono.dtype, rb.width, rb.height);
         for _ in 0..s.buffers {
             ring.push_one(ctx)?;
@@ -190,6 +205,7 @@ impl Source for Genicam {
             next_trigger: now,
             trigger_outstanding: false,
             frame_timeout,
+            stats,
             last_frame: now,
             last_timeout: now,
         });
@@ -390,8 +406,8 @@ impl Run {
     fn report(&self, ctx: &Context) {
         let c = &self.counts;
         if let Some(stream) = self.ring.stream() {
-            for (arv, name) in STREAM_COUNTERS {
-                ctx.set_counter(name, stream.info_uint64_by_name(arv));
+            for &(id, name) in &self.stats {
+                ctx.set_counter(name, stream.info_uint64(id));
             }
         }
         let span = c.first_id.map_or(0, |f| c.last_id - f + 1);
@@ -416,14 +432,15 @@ mod tests {
         let mut ids = FrameIds::default();
         let got: Vec<u64> = [65533u64, 65534, 65535, 1, 2]
             .iter()
-            .map(|&i| ids.extend(i))
+            .map(|&i| ids.extend(i).unwrap())
             .collect();
         assert_eq!(got, [65533, 65534, 65535, 65536, 65537]);
         let mut ids = FrameIds::default();
-        assert_eq!(
-            [5u64, 7, 6].map(|i| ids.extend(i)),
-            [5, 7, 6],
-            "small reorders are not wraps"
-        );
+        let got = [5u64, 7, 6].map(|i| ids.extend(i).unwrap());
+        assert_eq!(got, [5, 7, 6], "reorders are not wraps");
+        let mut ids = FrameIds::default();
+        assert_eq!(ids.extend(65000), Some(65000));
+        assert_eq!(ids.extend(0), None, "id 0 is invalid, not a wrap");
+        assert_eq!(ids.extend(65001), Some(65001));
     }
 }
