@@ -192,6 +192,7 @@ inputs = ["cam"]
         .arg(&report)
         .arg(&file)
         .stdout(Stdio::null())
+        .stderr(Stdio::null())
         .spawn()
         .expect("daqflow");
     let cpu = wait_cpu(&mut child);
