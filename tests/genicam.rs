@@ -340,11 +340,13 @@ frames = 40"#,
     );
     assert_eq!(u(&c["frames_delivered"]), 40, "{c:#}");
     // Every frame that reached the file is whole (bit-exact), and the gaps in its frame
-    // numbers are exactly the frames the source reports lost.
+    // numbers are frames the source reports lost; `frames_lost` may also hold dropped
+    // frames just before the first or after the last frame in the file.
     let (n, _, _, gaps) = check_pattern(&h5, false);
     assert_eq!(n, 40);
-    assert_eq!(gaps, u(&c["frames_lost"]), "{c:#}");
-    assert!(u(&c["frames_incomplete_dropped"]) <= gaps, "{c:#}");
+    let lost = u(&c["frames_lost"]);
+    let dropped = u(&c["frames_incomplete_dropped"]);
+    assert!(gaps <= lost && lost <= gaps + dropped, "gaps {gaps}: {c:#}");
     assert!(
         u(&c["frames_incomplete"]) > 0,
         "some frames lost packets: {c:#}"
