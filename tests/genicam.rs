@@ -168,9 +168,15 @@ path = {}
     )
 }
 
-/// Checks every frame of `h5` against the fake camera's pattern; returns
-/// (frames, first number, last number, gaps in numbers).
+/// Checks every frame of `h5` not flagged `incomplete` against the fake camera's
+/// pattern; returns (frames, first number, last number, gaps in numbers).
 fn check_pattern(h5: &Path, mono16: bool) -> (u64, u64, u64, u64) {
+    let (n, first, last, gaps, _) = check_pattern_flagged(h5, mono16);
+    (n, first, last, gaps)
+}
+
+/// As `check_pattern`, plus the number of frames flagged incomplete.
+fn check_pattern_flagged(h5: &Path, mono16: bool) -> (u64, u64, u64, u64, u64) {
     let out = run_python(
         r#"
 f = h5py.File(sys.argv[1], "r")
@@ -178,8 +184,12 @@ d = f["/entry/instrument/detector/data"][...]
 n = f["/entry/instrument/detector/frame_number"][...].astype(np.int64)
 mono16 = sys.argv[2] == "1"
 assert d.dtype == (np.uint16 if mono16 else np.uint8), d.dtype
+g = f["/entry/instrument/detector"]
+flag = g["frame_metadata/incomplete"][...] if "frame_metadata/incomplete" in g else np.zeros(len(n), bool)
 y, x = np.mgrid[0:d.shape[1], 0:d.shape[2]]
 for i in range(d.shape[0]):
+    if flag[i]:
+        continue  # passed on flagged incomplete: its missing bytes are unspecified
     fid = int(n[i]) % 65535 or 65535
     if mono16:
         want = ((256 * (x + y + fid)) % 65535).astype(np.uint16)
@@ -189,12 +199,12 @@ for i in range(d.shape[0]):
     assert bad == 0, f"frame {i} (number {n[i]}): {bad} pixels differ"
 gaps = int(np.sum(np.diff(n) - 1)) if len(n) > 1 else 0
 assert np.all(np.diff(n) > 0), "frame numbers increase"
-print(json.dumps([int(d.shape[0]), int(n[0]), int(n[-1]), gaps, list(d.shape)]))
+print(json.dumps([int(d.shape[0]), int(n[0]), int(n[-1]), gaps, int(np.count_nonzero(flag))]))
 "#,
         &[h5.to_str().unwrap(), if mono16 { "1" } else { "0" }],
     );
     let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
-    (u(&v[0]), u(&v[1]), u(&v[2]), u(&v[3]))
+    (u(&v[0]), u(&v[1]), u(&v[2]), u(&v[3]), u(&v[4]))
 }
 
 fn h5_shape(h5: &Path) -> Vec<u64> {
@@ -361,6 +371,39 @@ frames = 40"#,
     } else {
         assert_eq!(o.code(), 0, "{}", o.stderr);
     }
+    stop(cam);
+}
+
+#[test]
+fn incomplete_frames_passed_on_are_flagged_and_counted() {
+    let ns = Netns::new();
+    let cam = ns.fake_camera(&["-r", "5"]);
+    let dir = tempfile::tempdir().unwrap();
+    let h5 = h5file(dir.path());
+    let o = ns.run(
+        dir.path(),
+        &camera_to_file(
+            &h5,
+            r#"pixel_format = "Mono8"
+roi = { x = 0, y = 0, width = 512, height = 256 }
+binning = { x = 1, y = 1 }
+exposure_time = 0.01
+gain = 0
+frame_rate = 100
+trigger_mode = "internal"
+incomplete = "pass"
+frames = 40"#,
+        ),
+    );
+    let c = &o.node("cam")["counters"];
+    assert_eq!(u(&c["frames_delivered"]), 40, "{c:#}");
+    // Whole frames are bit-exact; the flagged ones are exactly those counted incomplete
+    // and passed on.
+    let (n, _, _, _, flagged) = check_pattern_flagged(&h5, false);
+    assert_eq!(n, 40);
+    let passed = u(&c["frames_incomplete"]) - u(&c["frames_incomplete_dropped"]);
+    assert_eq!(flagged, passed, "{c:#}");
+    assert!(flagged > 0, "some frames lost packets: {c:#}");
     stop(cam);
 }
 

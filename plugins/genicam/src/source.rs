@@ -311,8 +311,10 @@ impl Source for Genicam {
         if let Some(g) = run.rb.gain {
             frame.set_meta("gain", MetaValue::F64(g))?;
         }
-        if incomplete {
-            frame.set_meta("incomplete", MetaValue::Bool(true))?;
+        // With `incomplete = "pass"` every frame says whether it is whole (a file writer
+        // then records the flag for every frame); with "drop" every frame passed is whole.
+        if s.incomplete == Incomplete::Pass {
+            frame.set_meta("incomplete", MetaValue::Bool(incomplete))?;
         }
         drop(popped.buffer);
         ctx.emit(frame)?;
