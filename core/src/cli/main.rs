@@ -95,12 +95,27 @@ fn main() -> ExitCode {
         })
         .init();
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Run { .. }) {
+        restore_default_sigpipe();
+    }
     match real_main(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("daqflow: error: {e:#}");
             ExitCode::from(EXIT_FAILED)
         }
+    }
+}
+
+/// Commands that only print (`plugins`, `validate`, `graph`) end quietly when their reader
+/// goes away (`daqflow plugins genicam | head`), as other Unix tools do, instead of
+/// panicking on a broken pipe. `run` keeps SIGPIPE ignored: network sinks write to sockets
+/// whose peers may vanish, and that must be an error they handle, not a killed process.
+fn restore_default_sigpipe() {
+    // SAFETY: called once at start, before any thread is spawned; SIG_DFL is a valid
+    // disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
