@@ -13,6 +13,8 @@ pkgs=(
   mesa-vulkan-drivers libvulkan1 libegl1 libegl-mesa0 libgl1-mesa-dri
   xvfb xauth libx11-6 libx11-xcb1 libxcursor1 libxrandr2 libxi6 libxkbcommon-x11-0
   imagemagick python3-venv
+  # web sink (plugins/web): its browser tests drive Debian's headless Chromium.
+  chromium
 )
 
 missing=()
@@ -32,4 +34,11 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import h5py, hdf5plugin, 
   echo "setup: creating .venv with h5py + hdf5plugin" >&2
   python3 -m venv .venv
   .venv/bin/pip install -q --disable-pip-version-check "h5py>=3.10" "hdf5plugin>=5" numpy
+fi
+
+# web sink (plugins/web): Playwright drives the system Chromium (/usr/bin/chromium);
+# never `playwright install` (its browser download is not used).
+if ! .venv/bin/python -c "import playwright" 2>/dev/null; then
+  echo "setup: installing playwright into .venv" >&2
+  .venv/bin/pip install -q --disable-pip-version-check playwright
 fi
