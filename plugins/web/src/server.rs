@@ -179,6 +179,7 @@ fn connection<F: ViewFrame + FrameMeta + Sync>(
                 http::SCRIPT.as_bytes(),
             );
         }
+        ("/favicon.ico", None) => http::respond(&mut stream, "204 No Content", "text/plain", b""),
         _ => http::respond(
             &mut stream,
             "404 Not Found",

@@ -21,13 +21,14 @@ with sync_playwright() as p:
         args=["--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
               "--ignore-gpu-blocklist"],
     )
-    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    page = browser.new_page(viewport={"width": 1200, "height": 800}, bypass_csp=True)  # the page CSP forbids eval; Playwright evaluates strings
     console = []
     page.on("console", lambda m: console.append(m.text))
     page.goto(url)
     page.wait_for_function("window.daqflow && window.daqflow.painted >= 3", timeout=30000)
     page.select_option("#colormap", "viridis")
     page.fill("#low", low)
+    page.dispatch_event("#low", "change")   # switches to manual contrast
     page.fill("#high", high)
     page.dispatch_event("#high", "change")
     # Frames painted after the change use the new mapping.

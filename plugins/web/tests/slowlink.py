@@ -101,7 +101,7 @@ with sync_playwright() as p:
     browser = p.chromium.launch(executable_path="/usr/bin/chromium",
                                 args=["--no-sandbox", "--use-angle=swiftshader",
                                       "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist"])
-    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    page = browser.new_page(viewport={"width": 1200, "height": 800}, bypass_csp=True)  # the page CSP forbids eval; Playwright evaluates strings
     page.goto(f"http://127.0.0.1:{proxy_port}/", timeout=60000)
     page.wait_for_function("window.daqflow && window.daqflow.painted >= 1", timeout=60000)
     t0 = time.time()

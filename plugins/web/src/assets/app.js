@@ -260,7 +260,7 @@ function showStats(h) {
   ];
   $('stats').innerHTML = rows.map(([k, v]) => `<tr><td>${k}</td><td>${v}</td></tr>`).join('');
   $('meta').innerHTML = Object.entries(h.meta).map(([k, v]) => `<tr><td>${esc(k)}</td><td>${esc(typeof v === 'number' ? fmt(v) : String(v))}</td></tr>`).join('');
-  if (ui.contrast === 'auto') { $('low').value = fmt(h.summary.p_low); $('high').value = fmt(h.summary.p_high); }
+  if (ui.contrast === 'auto' && ![$('low'), $('high')].includes(document.activeElement)) { $('low').value = fmt(h.summary.p_low); $('high').value = fmt(h.summary.p_high); }
 }
 function esc(s) { return s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]); }
 
