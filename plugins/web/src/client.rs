@@ -28,6 +28,8 @@ use crate::hub::{FrameMeta, Hub, Prepared, ViewKey};
 
 /// How long a read waits for the browser before the loop looks for a new frame.
 const POLL: Duration = Duration::from_millis(4);
+/// Delivery-rate samples kept for the goodput estimate (their maximum).
+const GOODPUT_SAMPLES: usize = 8;
 /// Longest message a browser may send (view requests and acks are tiny).
 const MAX_CLIENT_MESSAGE: usize = 64 * 1024;
 
@@ -69,8 +71,6 @@ enum FromClient {
     },
     Ack {
         seq: u64,
-        #[serde(default)]
-        busy_ms: f64,
     },
 }
 
@@ -104,12 +104,12 @@ struct InFlight {
 /// Per-client measurements.
 #[derive(Debug)]
 struct Link {
-    /// Bytes a second delivered (EWMA of per-ack samples); `None` before the first ack.
+    /// Bytes a second the link delivers (the largest recent sample); `None` before the
+    /// first ack.
     goodput: Option<f64>,
+    /// The last delivery-rate samples, bytes a second.
+    samples: VecDeque<f64>,
     last_ack: Option<Instant>,
-    min_rtt: Option<Duration>,
-    ping_sent: Option<Instant>,
-    last_ping: Instant,
     /// Last frame's age at acknowledgement, ms.
     age_ms: f64,
     /// Acks counted for the displayed rate, and since when.
@@ -146,10 +146,8 @@ pub fn serve<F: ViewFrame + FrameMeta + Sync>(
     let mut in_flight: VecDeque<InFlight> = VecDeque::with_capacity(cfg.credit + 1);
     let mut link = Link {
         goodput: None,
+        samples: VecDeque::with_capacity(GOODPUT_SAMPLES),
         last_ack: None,
-        min_rtt: None,
-        ping_sent: None,
-        last_ping: now,
         age_ms: 0.0,
         fps_count: 0,
         fps_since: now,
@@ -192,23 +190,17 @@ pub fn serve<F: ViewFrame + FrameMeta + Sync>(
                             paused,
                         });
                     }
-                    Ok(FromClient::Ack { seq, busy_ms }) => {
+                    Ok(FromClient::Ack { seq }) => {
                         if let Some(pos) = in_flight.iter().position(|f| f.seq == seq) {
                             let f = in_flight.remove(pos).expect("position is in range");
                             // Older messages acknowledged implicitly (painted in order).
                             in_flight.retain(|o| o.seq > seq);
                             acked += 1;
-                            on_ack(&mut link, hub, &f, busy_ms);
+                            on_ack(&mut link, hub, &f);
                         }
                     }
                     Err(e) => log::debug!("web: ignoring a message from a browser: {e}"),
                 },
-                Ok(Message::Pong(_)) => {
-                    if let Some(t) = link.ping_sent.take() {
-                        let rtt = t.elapsed();
-                        link.min_rtt = Some(link.min_rtt.map_or(rtt, |m| m.min(rtt)));
-                    }
-                }
                 Ok(Message::Close(_)) => return Ok(()),
                 Ok(_) => {}
                 Err(tungstenite::Error::Io(e))
@@ -232,12 +224,6 @@ pub fn serve<F: ViewFrame + FrameMeta + Sync>(
                 }
                 Err(e) => return Err(format!("writing to the browser: {e}")),
             }
-        }
-        if link.ping_sent.is_none() && link.last_ping.elapsed() >= Duration::from_secs(2) {
-            link.last_ping = Instant::now();
-            link.ping_sent = Some(link.last_ping);
-            pending_flush = write(&mut ws, Message::Ping(Vec::new().into()))?;
-            continue;
         }
         let Some(v) = view.as_ref().filter(|v| !v.paused) else {
             continue;
@@ -340,26 +326,26 @@ fn say_stopped(ws: &mut WebSocket<TcpStream>) {
     while matches!(write_pending(ws), Ok(true)) && t.elapsed() < Duration::from_secs(1) {}
 }
 
-fn on_ack<F>(link: &mut Link, hub: &Hub<F>, f: &InFlight, busy_ms: f64) {
+fn on_ack<F>(link: &mut Link, hub: &Hub<F>, f: &InFlight) {
     let now = Instant::now();
     hub.stats.frames_acked.fetch_add(1, Ordering::Relaxed);
     link.age_ms = now_ns().saturating_sub(f.frame_ts_ns) as f64 / 1e6;
     hub.stats.age_buckets.record(link.age_ms);
-    // The delivery interval of this message: from when the link started carrying it
-    // (its send, or the previous ack if it queued behind another message) to its ack,
-    // minus the browser's decode/paint time and, on an idle link, one round trip.
-    let idle = link.last_ack.is_none_or(|a| f.sent_at >= a);
-    let start = if idle {
-        f.sent_at
-    } else {
-        link.last_ack.expect("not idle")
+    // A delivery-rate sample (as BBR takes them): a message queued behind the previous
+    // one was carried between the two acknowledgements; one sent on an idle link between
+    // its send and its ack (a round trip and the browser's decode/paint included). Both
+    // are lower bounds of the link's rate — the browser may be the slower part — so the
+    // estimate is the largest of the last few samples.
+    let start = match link.last_ack {
+        Some(a) if f.sent_at < a => a,
+        _ => f.sent_at,
     };
-    let mut interval = now.duration_since(start).as_secs_f64() - busy_ms.max(0.0) / 1e3;
-    if idle {
-        interval -= link.min_rtt.unwrap_or_default().as_secs_f64();
+    let interval = now.duration_since(start).as_secs_f64();
+    if link.samples.len() == GOODPUT_SAMPLES {
+        link.samples.pop_front();
     }
-    let sample = f.bytes as f64 / interval.max(1e-3);
-    link.goodput = Some(link.goodput.map_or(sample, |g| 0.7 * g + 0.3 * sample));
+    link.samples.push_back(f.bytes as f64 / interval.max(1e-4));
+    link.goodput = link.samples.iter().copied().reduce(f64::max);
     link.last_ack = Some(now);
     link.fps_count += 1;
     let dt = link.fps_since.elapsed().as_secs_f64();
