@@ -22,6 +22,7 @@ use crate::client::ClientConfig;
 use crate::config::{FlowControl, Settings};
 use crate::http::{self, Access};
 use crate::hub::Hub;
+use crate::priority::lower_thread_priority;
 use crate::server::{Server, ServerConfig};
 
 /// How often `consume` refreshes the counters.
@@ -141,7 +142,8 @@ impl Sink for Web {
         };
         let log_ctx = ctx.clone();
         let server = Server::start(addr, self.hub.clone(), cfg, move || {
-            log_ctx.bind_log_thread()
+            log_ctx.bind_log_thread();
+            lower_thread_priority();
         })
         .map_err(|e| PluginError::new(format!("web: {e}")))?;
         let host = if addr.ip().is_unspecified() {

@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tungstenite::client::IntoClientRequest;
@@ -20,8 +20,10 @@ pub struct Running {
     pub port: u16,
     pub token: Option<String>,
     report: PathBuf,
-    stderr: mpsc::Receiver<String>,
-    log: Vec<String>,
+    /// Every line of its stderr so far (a thread reads it all, so daqflow never blocks
+    /// on a full pipe).
+    log: Arc<Mutex<Vec<String>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 /// Starts `toml` (written to `dir`) and waits until the web node logs its URL.
@@ -38,35 +40,42 @@ pub fn start(dir: &Path, toml: &str) -> Running {
     cmd.stdout(Stdio::null()).stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn daqflow");
     let err = child.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let sink = log.clone();
+    let reader = std::thread::spawn(move || {
         for line in BufReader::new(err).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
+            sink.lock().unwrap().push(line);
         }
     });
-    let mut log = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let line = rx
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .unwrap_or_else(|_| panic!("no 'live view at' line in the log: {log:#?}"));
-        log.push(line.clone());
-        if let Some(url) = line.split("live view at http://").nth(1) {
-            let url = url.split_whitespace().next().unwrap();
-            let (hostport, rest) = url.split_once('/').unwrap();
-            let port = hostport.rsplit_once(':').unwrap().1.parse().unwrap();
-            let token = rest.strip_prefix("?token=").map(str::to_owned);
+        let found = log.lock().unwrap().iter().find_map(|line| {
+            let url = line.split("live view at http://").nth(1)?;
+            let url = url.split_whitespace().next()?;
+            let (hostport, rest) = url.split_once('/')?;
+            let port: u16 = hostport.rsplit_once(':')?.1.parse().ok()?;
+            Some((port, rest.strip_prefix("?token=").map(str::to_owned)))
+        });
+        if let Some((port, token)) = found {
             return Running {
                 child,
                 port,
                 token,
                 report,
-                stderr: rx,
                 log,
+                reader: Some(reader),
             };
         }
+        let exited = child.try_wait().unwrap().is_some();
+        if exited || Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "no 'live view at' line in the log: {:#?}",
+                log.lock().unwrap()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -84,13 +93,23 @@ impl Running {
     /// Waits for the pipeline to end by itself; returns the report and the whole log.
     pub fn finish(mut self, timeout: Duration) -> (serde_json::Value, String) {
         let status = daqflow_tests::wait_or_kill(&mut self.child, timeout, "daqflow");
-        while let Ok(l) = self.stderr.recv_timeout(Duration::from_millis(200)) {
-            self.log.push(l);
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
         }
-        let log = self.log.join("\n");
+        let log = self.log.lock().unwrap().join("\n");
         assert!(status.success(), "daqflow failed: {status}\n{log}");
         let report = std::fs::read_to_string(&self.report).expect("report written");
         (serde_json::from_str(&report).unwrap(), log)
+    }
+}
+
+impl Drop for Running {
+    /// A test that panicked midway does not leave daqflow running.
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 
