@@ -189,6 +189,9 @@ pub fn serve<F: ViewFrame + FrameMeta + Sync>(
                             scale,
                             paused,
                         });
+                        // A new view (zoom, pan, quality) also applies to the frame on
+                        // screen: a slow or stopped source need not send a new one first.
+                        last_frame_seq = last_frame_seq.saturating_sub(1);
                     }
                     Ok(FromClient::Ack { seq }) => {
                         if let Some(pos) = in_flight.iter().position(|f| f.seq == seq) {

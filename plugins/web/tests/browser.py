@@ -8,7 +8,7 @@ on screen, keeps a screenshot, and, for SECONDS, samples how many frames were pa
 (the page keeps updating) and the frame ages the page shows. Writes OUT_DIR/pixels.rgba,
 OUT_DIR/result.json and OUT_DIR/page.png.
 """
-import base64, json, sys, time
+import base64, json, os, signal, sys, time
 from playwright.sync_api import sync_playwright
 
 url, out = sys.argv[1], sys.argv[2]
@@ -50,8 +50,23 @@ with sync_playwright() as p:
                         "w": d["last"]["w"], "h": d["last"]["h"]})
     if seconds:
         page.screenshot(path=f"{out}/page-end.png")
+    # Restart: stop the pipeline (SIGINT, like Ctrl-C); the page says so; the test starts
+    # it again on the same port; the page reconnects by itself and paints again.
+    restart = {}
+    if os.environ.get("DAQFLOW_PID"):
+        os.kill(int(os.environ["DAQFLOW_PID"]), signal.SIGINT)
+        page.wait_for_function(
+            "document.getElementById('overlay').textContent.includes('pipeline stopped')",
+            timeout=30000)
+        page.screenshot(path=f"{out}/stopped.png")
+        restart["stopped_shown"] = True
+        n = page.evaluate("window.daqflow.painted")
+        page.wait_for_function(
+            f"window.daqflow.painted > {n} && !document.getElementById('overlay').classList.contains('show')",
+            timeout=90000)
+        restart["reconnected"] = True
     result = {"w": snap["px"]["w"], "h": snap["px"]["h"], "header": snap["header"],
-              "samples": samples, "errors": page.evaluate("window.daqflow.errors"),
+              "samples": samples, "errors": page.evaluate("window.daqflow.errors"), "restart": restart,
               "console": console[-20:]}
     with open(f"{out}/result.json", "w") as f:
         json.dump(result, f)

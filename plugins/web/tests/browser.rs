@@ -1,8 +1,10 @@
 //! The web sink's page in a real browser: Debian's headless Chromium driven by Playwright
 //! (the system browser, never Playwright's download). The page loads, paints frames
 //! through WebGL2, and its canvas — read back pixel by pixel — equals the frame on screen
-//! colormapped by `daqflow-display` (the native viewer's reference). Screenshots are kept
-//! under `target/web-test/` as artefacts.
+//! colormapped by `daqflow-display` (the native viewer's reference). Then the pipeline
+//! stops: the page says "pipeline stopped"; it runs again on the same port (released at
+//! stop) and the page reconnects and paints by itself. Screenshots are kept under
+//! `target/debug/web-test/browser/` as artefacts.
 
 mod common;
 
@@ -17,6 +19,12 @@ fn page_paints_the_colormapped_frame() {
     let py = common::browser_python();
     let out = common::artefacts("browser");
     let dir = tempfile::tempdir().unwrap();
+    // A fixed port, so that the restarted pipeline is where the page reconnects.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let toml = format!(
         r#"
 [pipeline]
@@ -34,20 +42,38 @@ pattern = "ramp"
 [sinks.web]
 plugin = {web}
 inputs = ["det"]
-bind = "127.0.0.1:0"
+bind = "127.0.0.1:{port}"
 "#,
         det = daqflow_tests::toml_path(&daqflow_tests::plugin("sim_detector")),
         web = daqflow_tests::toml_path(&daqflow_tests::plugin("web")),
     );
     let run = common::start(dir.path(), &toml);
-    let url = format!("http://127.0.0.1:{}/", run.port);
-    let status = Command::new(&py)
+    let url = format!("http://127.0.0.1:{port}/");
+    let mut browser = Command::new(&py)
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser.py"))
         .arg(&url)
         .arg(&out)
-        .status()
+        .env("DAQFLOW_PID", run.child.id().to_string())
+        .spawn()
         .unwrap();
+    // The script stops the pipeline once it has checked the pixels; then the pipeline
+    // runs again on the same port (released at stop) and the page reconnects by itself.
+    let (report, _) = run.finish(Duration::from_secs(120));
+    assert!(
+        common::counters(&report, "web")["frames_acked"]
+            .as_u64()
+            .unwrap()
+            >= 5
+    );
+    let again = common::start(dir.path(), &toml);
+    let status = daqflow_tests::wait_or_kill(&mut browser, Duration::from_secs(120), "browser.py");
     assert!(status.success(), "browser.py failed");
+    let (report, _) = again.interrupt(Duration::from_secs(60));
+    assert_eq!(
+        common::counters(&report, "web")["clients_accepted"],
+        1,
+        "the page came back"
+    );
     let result: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("result.json")).unwrap()).unwrap();
     let h = &result["header"];
@@ -86,11 +112,6 @@ bind = "127.0.0.1:0"
         out.display()
     );
     assert_eq!(result["errors"], 0, "{result:#}");
-    let (report, _) = run.interrupt(Duration::from_secs(60));
-    assert!(
-        common::counters(&report, "web")["frames_acked"]
-            .as_u64()
-            .unwrap()
-            >= 5
-    );
+    assert_eq!(result["restart"]["stopped_shown"], true, "{result:#}");
+    assert_eq!(result["restart"]["reconnected"], true, "{result:#}");
 }
