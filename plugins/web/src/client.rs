@@ -28,6 +28,9 @@ use crate::hub::{FrameMeta, Hub, Prepared, ViewKey};
 
 /// How long a read waits for the browser before the loop looks for a new frame.
 const POLL: Duration = Duration::from_millis(4);
+/// Frames remembered in push mode (`flow_control = "none"`) to measure their age when
+/// acknowledged: seconds of backlog at display rates.
+const PUSH_RECORD: usize = 1024;
 /// Delivery-rate samples kept for the goodput estimate (their maximum).
 const GOODPUT_SAMPLES: usize = 8;
 /// Longest message a browser may send (view requests and acks are tiny).
@@ -265,8 +268,8 @@ pub fn serve<F: ViewFrame + FrameMeta + Sync>(
             &mut scratch,
             &mut message,
         )?;
-        if in_flight.len() >= 4 {
-            // Push mode keeps a short record only (for the age of what it acknowledges).
+        if in_flight.len() >= PUSH_RECORD {
+            // Push mode (benchmarks): a bounded record, for the age of what is acknowledged.
             in_flight.pop_front();
         }
         in_flight.push_back(InFlight {
