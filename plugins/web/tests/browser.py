@@ -25,7 +25,7 @@ with sync_playwright() as p:
     console = []
     page.on("console", lambda m: console.append(m.text))
     page.goto(url)
-    page.wait_for_function("window.daqflow && window.daqflow.painted >= 3", timeout=30000)
+    page.wait_for_function("window.daqflow && window.daqflow.painted >= 3", timeout=90000)
     page.select_option("#colormap", "viridis")
     page.fill("#low", low)
     page.dispatch_event("#low", "change")   # switches to manual contrast
@@ -33,7 +33,7 @@ with sync_playwright() as p:
     page.dispatch_event("#high", "change")
     # Frames painted after the change use the new mapping.
     n = page.evaluate("window.daqflow.painted")
-    page.wait_for_function(f"window.daqflow.painted >= {n + 2}", timeout=30000)
+    page.wait_for_function(f"window.daqflow.painted >= {n + 2}", timeout=90000)
     # One consistent snapshot: pixels and the header of the frame they show.
     snap = page.evaluate("(() => ({ px: window.daqflowPixels(), header: window.daqflow.last }))()")
     with open(f"{out}/pixels.rgba", "wb") as f:
@@ -57,7 +57,7 @@ with sync_playwright() as p:
         os.kill(int(os.environ["DAQFLOW_PID"]), signal.SIGINT)
         page.wait_for_function(
             "document.getElementById('overlay').textContent.includes('pipeline stopped')",
-            timeout=30000)
+            timeout=90000)
         page.screenshot(path=f"{out}/stopped.png")
         restart["stopped_shown"] = True
         n = page.evaluate("window.daqflow.painted")

@@ -102,8 +102,8 @@ with sync_playwright() as p:
                                 args=["--no-sandbox", "--use-angle=swiftshader",
                                       "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist"])
     page = browser.new_page(viewport={"width": 1200, "height": 800}, bypass_csp=True)  # the page CSP forbids eval; Playwright evaluates strings
-    page.goto(f"http://127.0.0.1:{proxy_port}/", timeout=60000)
-    page.wait_for_function("window.daqflow && window.daqflow.painted >= 1", timeout=60000)
+    page.goto(f"http://127.0.0.1:{proxy_port}/", timeout=90000)
+    page.wait_for_function("window.daqflow && window.daqflow.painted >= 1", timeout=90000)
     t0 = time.time()
     while time.time() - t0 < seconds:
         time.sleep(1.0)
