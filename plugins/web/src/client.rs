@@ -31,7 +31,7 @@ const POLL: Duration = Duration::from_millis(4);
 /// Frames remembered in push mode (`flow_control = "none"`) to measure their age when
 /// acknowledged: seconds of backlog at display rates.
 const PUSH_RECORD: usize = 1024;
-/// Delivery-rate samples kept for the goodput estimate (their maximum).
+/// Delivery-rate samples kept for the goodput estimate (their median).
 const GOODPUT_SAMPLES: usize = 8;
 /// Longest message a browser may send (view requests and acks are tiny).
 const MAX_CLIENT_MESSAGE: usize = 64 * 1024;
@@ -74,6 +74,9 @@ enum FromClient {
     },
     Ack {
         seq: u64,
+        /// How long the browser held the message before acknowledging it, ms.
+        #[serde(default)]
+        busy_ms: f64,
     },
 }
 
@@ -107,12 +110,13 @@ struct InFlight {
 /// Per-client measurements.
 #[derive(Debug)]
 struct Link {
-    /// Bytes a second the link delivers (the largest recent sample); `None` before the
-    /// first ack.
+    /// Bytes a second the link delivers (the median of recent samples); `None` before
+    /// the first sample.
     goodput: Option<f64>,
     /// The last delivery-rate samples, bytes a second.
     samples: VecDeque<f64>,
-    last_ack: Option<Instant>,
+    /// When the last acknowledged message arrived in the browser (server clock).
+    last_arrival: Option<Instant>,
     /// Last frame's age at acknowledgement, ms.
     age_ms: f64,
     /// Acks counted for the displayed rate, and since when.
@@ -150,7 +154,7 @@ pub fn serve<F: ViewFrame + FrameMeta + Sync>(
     let mut link = Link {
         goodput: None,
         samples: VecDeque::with_capacity(GOODPUT_SAMPLES),
-        last_ack: None,
+        last_arrival: None,
         age_ms: 0.0,
         fps_count: 0,
         fps_since: now,
@@ -196,13 +200,13 @@ pub fn serve<F: ViewFrame + FrameMeta + Sync>(
                         // screen: a slow or stopped source need not send a new one first.
                         last_frame_seq = last_frame_seq.saturating_sub(1);
                     }
-                    Ok(FromClient::Ack { seq }) => {
+                    Ok(FromClient::Ack { seq, busy_ms }) => {
                         if let Some(pos) = in_flight.iter().position(|f| f.seq == seq) {
                             let f = in_flight.remove(pos).expect("position is in range");
                             // Older messages acknowledged implicitly (painted in order).
                             in_flight.retain(|o| o.seq > seq);
                             acked += 1;
-                            on_ack(&mut link, hub, &f);
+                            on_ack(&mut link, hub, &f, busy_ms);
                         }
                     }
                     Err(e) => log::debug!("web: ignoring a message from a browser: {e}"),
@@ -332,27 +336,36 @@ fn say_stopped(ws: &mut WebSocket<TcpStream>) {
     while matches!(write_pending(ws), Ok(true)) && t.elapsed() < Duration::from_secs(1) {}
 }
 
-fn on_ack<F>(link: &mut Link, hub: &Hub<F>, f: &InFlight) {
+fn on_ack<F>(link: &mut Link, hub: &Hub<F>, f: &InFlight, busy_ms: f64) {
     let now = Instant::now();
     hub.stats.frames_acked.fetch_add(1, Ordering::Relaxed);
     link.age_ms = now_ns().saturating_sub(f.frame_ts_ns) as f64 / 1e6;
     hub.stats.age_buckets.record(link.age_ms);
-    // A delivery-rate sample (as BBR takes them): a message queued behind the previous
-    // one was carried between the two acknowledgements; one sent on an idle link between
-    // its send and its ack (a round trip and the browser's decode/paint included). Both
-    // are lower bounds of the link's rate — the browser may be the slower part — so the
-    // estimate is the largest of the last few samples.
-    let start = match link.last_ack {
+    // A delivery-rate sample: the message's arrival in the browser is its ack minus the
+    // time the browser held it (`busy_ms`: decoding, waiting for the previous frame's
+    // paint, painting). It was carried from its send — or from the previous arrival, if
+    // it queued behind that one — to its arrival. Arrivals are observed late when the
+    // browser's main thread is busy, which errs both ways on consecutive samples: the
+    // estimate is their median. Samples shorter than 2 ms (the browser's timer and
+    // event-loop resolution) say nothing.
+    let arrival = now
+        .checked_sub(Duration::from_secs_f64(busy_ms.clamp(0.0, 60_000.0) / 1e3))
+        .unwrap_or(now);
+    let start = match link.last_arrival {
         Some(a) if f.sent_at < a => a,
         _ => f.sent_at,
     };
-    let interval = now.duration_since(start).as_secs_f64();
-    if link.samples.len() == GOODPUT_SAMPLES {
-        link.samples.pop_front();
+    let interval = arrival.saturating_duration_since(start).as_secs_f64();
+    if interval >= 0.002 {
+        if link.samples.len() == GOODPUT_SAMPLES {
+            link.samples.pop_front();
+        }
+        link.samples.push_back(f.bytes as f64 / interval);
+        let mut sorted: Vec<f64> = link.samples.iter().copied().collect();
+        sorted.sort_by(f64::total_cmp);
+        link.goodput = Some(sorted[sorted.len() / 2]);
     }
-    link.samples.push_back(f.bytes as f64 / interval.max(1e-4));
-    link.goodput = link.samples.iter().copied().reduce(f64::max);
-    link.last_ack = Some(now);
+    link.last_arrival = Some(arrival.max(link.last_arrival.unwrap_or(arrival)));
     link.fps_count += 1;
     let dt = link.fps_since.elapsed().as_secs_f64();
     if dt >= 1.0 {

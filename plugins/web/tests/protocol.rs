@@ -190,7 +190,7 @@ fn lossless_frames_are_exact_also_from_bslz4_chunks() {
     let dir = tempfile::tempdir().unwrap();
     let run = start(
         dir.path(),
-        &pipeline_encoded("bind = \"127.0.0.1:0\"", 2, "bslz4"),
+        &pipeline_encoded("bind = \"127.0.0.1:0\"", 120, "bslz4"),
     );
     let mut ws = connect(run.port, None, None).unwrap();
     send_view(&mut ws, 4096, 4096, "lossless");
@@ -225,7 +225,7 @@ fn lossless_frames_are_exact_also_from_bslz4_chunks() {
         }
     }
     drop(ws);
-    let (report, _) = run.finish(Duration::from_secs(60));
+    let (report, _) = run.interrupt(Duration::from_secs(60));
     let c = counters(&report, "web");
     assert_eq!(c["frames_unshowable"], 0, "{c:#}");
 }

@@ -184,6 +184,7 @@ async function decode(buf) {
 
 let chain = Promise.resolve();
 function onFrame(buf) {
+  const received = performance.now();
   // Frames are decoded and painted in order; the server never sends more than its credit.
   chain = chain.then(() => decode(buf)).then((frame) => new Promise((resolve) => {
     requestAnimationFrame(() => {
@@ -193,7 +194,7 @@ function onFrame(buf) {
       draw();
       window.daqflow.painted++;
       window.daqflow.last = frame.header;
-      send({ type: 'ack', seq: frame.header.seq });
+      send({ type: 'ack', seq: frame.header.seq, busy_ms: performance.now() - received });
       paintTimes.push(performance.now());
       while (paintTimes.length && paintTimes[0] < performance.now() - 2000) paintTimes.shift();
       showStats(frame.header);
