@@ -24,9 +24,9 @@ mod common;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-const FRAMES: u64 = 10_000;
+const FRAMES: u64 = 5_000;
 const ROUNDS: usize = 3;
-const LINK_SECS: u64 = 12;
+const LINK_SECS: u64 = 8;
 
 fn plugin(name: &str) -> String {
     daqflow_tests::toml_path(&daqflow_tests::plugin(name))
