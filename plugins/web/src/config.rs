@@ -59,6 +59,11 @@ pub struct Settings {
     /// JPEG quality of lossy frames, 1–100.
     #[serde(default = "default_jpeg_quality")]
     pub jpeg_quality: u8,
+    /// CPU time the server may spend preparing and encoding frames for browsers, in
+    /// percent of one core (shared by all clients): above it, browsers get frames less
+    /// often, and acquisition keeps its cores.
+    #[serde(default = "default_max_cpu_pct")]
+    pub max_cpu_pct: f64,
     /// Longest side, in pixels, of what a client may ask for (its canvas or zoomed
     /// region): bounds the server's memory and CPU per client.
     #[serde(default = "default_max_side_px")]
@@ -94,6 +99,9 @@ fn default_lossless_min_fps() -> f64 {
 }
 fn default_jpeg_quality() -> u8 {
     85
+}
+fn default_max_cpu_pct() -> f64 {
+    30.0
 }
 fn default_max_side_px() -> u32 {
     4096
@@ -151,6 +159,15 @@ impl PluginSettings for Settings {
                     format!("must be a positive number of frames a second, got {v}"),
                 );
             }
+        }
+        if !(self.max_cpu_pct.is_finite() && self.max_cpu_pct >= 1.0) {
+            bad(
+                "max_cpu_pct",
+                format!(
+                    "must be at least 1 (percent of one core), got {}",
+                    self.max_cpu_pct
+                ),
+            );
         }
         if !(1..=100).contains(&self.jpeg_quality) {
             bad(

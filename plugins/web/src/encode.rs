@@ -90,6 +90,14 @@ pub fn bin_region(image: &ImageRef<'_>, region: Region, bin: u32, out: &mut Vec<
     out.reserve(w as usize * h as usize * size);
     let width = image.width() as usize;
     let bytes = image.bytes();
+    if bin == 1 && image.dtype() != DType::U8 {
+        // 1:1 (zoomed in, or a canvas as large as the frame): rows as they are.
+        for y in region.y..region.y + region.h {
+            let start = (y as usize * width + region.x as usize) * size;
+            out.extend_from_slice(&bytes[start..start + region.w as usize * size]);
+        }
+        return (w, h);
+    }
     for by in 0..h {
         let y0 = (region.y + by * bin) as usize;
         let y1 = (y0 + bin as usize).min((region.y + region.h) as usize);

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use daqflow_display::{FrameDecoder, Histogram, LatestSlot, Showable, ViewFrame};
 use daqflow_sdk::{DType, Frame, MetaValue};
@@ -84,6 +84,10 @@ pub struct Prepared<F> {
     /// Metadata.
     pub meta: serde_json::Value,
     encodings: Mutex<HashMap<ViewKey, EncodedSlot>>,
+    /// When it was prepared.
+    prepared_at: Instant,
+    /// CPU time spent on it so far (preparing, encoding), ns.
+    cost_ns: AtomicU64,
 }
 
 impl<F> std::fmt::Debug for Prepared<F> {
@@ -110,7 +114,18 @@ impl<F: ViewFrame> Prepared<F> {
                 .unwrap_or_else(PoisonError::into_inner);
             map.entry(key).or_default().clone()
         };
-        slot.get_or_init(|| make().map(Arc::new)).clone()
+        slot.get_or_init(|| {
+            let t = Instant::now();
+            let e = make().map(Arc::new);
+            self.add_cost(t.elapsed());
+            e
+        })
+        .clone()
+    }
+
+    fn add_cost(&self, d: Duration) {
+        self.cost_ns
+            .fetch_add(d.as_nanos() as u64, Ordering::Relaxed);
     }
 }
 
@@ -192,6 +207,8 @@ pub struct Hub<F> {
     /// Acquisition rate estimate (frames offered a second), as f64 bits.
     acq_fps: AtomicU64,
     rate_mark: Mutex<(Instant, u64)>,
+    /// Share of one core the server may spend preparing and encoding frames.
+    cpu_fraction: f64,
 }
 
 struct Newest<F> {
@@ -210,6 +227,13 @@ impl<F> std::fmt::Debug for Hub<F> {
 
 impl<F> Default for Hub<F> {
     fn default() -> Self {
+        Self::new(1.0)
+    }
+}
+
+impl<F> Hub<F> {
+    /// A hub whose frames may cost `cpu_fraction` of one core (0.3 = 30 %).
+    pub fn new(cpu_fraction: f64) -> Self {
         Self {
             slot: LatestSlot::new(),
             newest: Mutex::new(Newest {
@@ -221,6 +245,7 @@ impl<F> Default for Hub<F> {
             stopping: AtomicBool::new(false),
             acq_fps: AtomicU64::new(0),
             rate_mark: Mutex::new((Instant::now(), 0)),
+            cpu_fraction: cpu_fraction.clamp(0.01, 64.0),
         }
     }
 }
@@ -254,15 +279,25 @@ impl<F: ViewFrame + FrameMeta> Hub<F> {
 
     /// The newest prepared frame if it is newer than `after` (a sequence number); takes a
     /// waiting frame from the slot and prepares it when there is one.
+    ///
+    /// CPU budget: a new frame is prepared only once the previous one's cost (preparing
+    /// it and every encoding of it) fits in `cpu_fraction` of one core since it was
+    /// prepared — browsers then get fewer frames, acquisition keeps its cores.
     pub fn newest_after(&self, after: u64) -> Option<Arc<Prepared<F>>> {
         let mut newest = self.newest.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(frame) = self.slot.try_take() {
+        let due = newest.current.as_ref().is_none_or(|p| {
+            let cost = Duration::from_nanos(p.cost_ns.load(Ordering::Relaxed));
+            p.prepared_at.elapsed().as_secs_f64() * self.cpu_fraction >= cost.as_secs_f64()
+        });
+        if due && let Some(frame) = self.slot.try_take() {
             // The previous frame is released here (unless a client is still encoding it).
             newest.current = None;
             let n = &mut *newest;
+            let t = Instant::now();
             match prepare(frame, n.seq + 1, &mut n.decoder) {
                 Ok(p) => {
                     n.seq += 1;
+                    p.add_cost(t.elapsed());
                     n.current = Some(Arc::new(p));
                 }
                 Err(e) => {
@@ -314,5 +349,7 @@ fn prepare<F: ViewFrame + FrameMeta>(
         meta,
         shown,
         encodings: Mutex::new(HashMap::new()),
+        prepared_at: Instant::now(),
+        cost_ns: AtomicU64::new(0),
     })
 }

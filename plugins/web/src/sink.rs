@@ -85,8 +85,8 @@ impl Sink for Web {
 
     fn create(settings: Settings, _ctx: &Context) -> Result<Self, PluginError> {
         Ok(Self {
+            hub: Arc::new(Hub::new(settings.max_cpu_pct / 100.0)),
             settings,
-            hub: Arc::new(Hub::default()),
             server: None,
             counters_at: Instant::now(),
         })
