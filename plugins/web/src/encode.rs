@@ -98,62 +98,92 @@ pub fn bin_region(image: &ImageRef<'_>, region: Region, bin: u32, out: &mut Vec<
         }
         return (w, h);
     }
+    if image.dtype() != DType::F32 {
+        bin_integer(image, region, bin, (w, h), size, out);
+        return (w, h);
+    }
     for by in 0..h {
         let y0 = (region.y + by * bin) as usize;
         let y1 = (y0 + bin as usize).min((region.y + region.h) as usize);
         for bx in 0..w {
             let x0 = (region.x + bx * bin) as usize;
             let x1 = (x0 + bin as usize).min((region.x + region.w) as usize);
-            match image.dtype() {
-                DType::U8 | DType::U16 | DType::U32 => {
-                    let (mut sum, mut n) = (0u64, 0u64);
-                    for y in y0..y1 {
-                        for x in x0..x1 {
-                            sum += int_at(bytes, image.dtype(), y * width + x);
+            {
+                let (mut sum, mut n) = (0f64, 0u32);
+                for y in y0..y1 {
+                    for x in x0..x1 {
+                        let v = image.value_at(y * width + x);
+                        if !v.is_nan() {
+                            sum += v;
                             n += 1;
                         }
                     }
-                    let mean = (sum + n / 2) / n;
-                    if size == 2 {
-                        out.extend_from_slice(&(mean as u16).to_ne_bytes());
-                    } else {
-                        out.extend_from_slice(&(mean as u32).to_ne_bytes());
-                    }
                 }
-                _ => {
-                    let (mut sum, mut n) = (0f64, 0u32);
-                    for y in y0..y1 {
-                        for x in x0..x1 {
-                            let v = image.value_at(y * width + x);
-                            if !v.is_nan() {
-                                sum += v;
-                                n += 1;
-                            }
-                        }
-                    }
-                    let mean = if n == 0 {
-                        f32::NAN
-                    } else {
-                        (sum / f64::from(n)) as f32
-                    };
-                    out.extend_from_slice(&mean.to_ne_bytes());
-                }
+                let mean = if n == 0 {
+                    f32::NAN
+                } else {
+                    (sum / f64::from(n)) as f32
+                };
+                out.extend_from_slice(&mean.to_ne_bytes());
             }
         }
     }
     (w, h)
 }
 
-fn int_at(bytes: &[u8], dtype: DType, i: usize) -> u64 {
-    match dtype {
-        DType::U8 => u64::from(bytes[i]),
-        DType::U16 => u64::from(u16::from_ne_bytes([bytes[2 * i], bytes[2 * i + 1]])),
-        _ => u64::from(u32::from_ne_bytes([
-            bytes[4 * i],
-            bytes[4 * i + 1],
-            bytes[4 * i + 2],
-            bytes[4 * i + 3],
-        ])),
+/// Integer binning, row by row: each source row is added into per-column sums (one pass
+/// over the pixels, no per-pixel dispatch), then each output row is divided out.
+fn bin_integer(
+    image: &ImageRef<'_>,
+    region: Region,
+    bin: u32,
+    (w, h): (u32, u32),
+    size: usize,
+    out: &mut Vec<u8>,
+) {
+    let width = image.width() as usize;
+    let bytes = image.bytes();
+    let (x0, bin_us) = (region.x as usize, bin as usize);
+    let mut sums = vec![0u64; w as usize];
+    let mut counts = vec![0u64; w as usize];
+    for by in 0..h as usize {
+        sums.fill(0);
+        counts.fill(0);
+        let y0 = region.y as usize + by * bin_us;
+        let y1 = (y0 + bin_us).min((region.y + region.h) as usize);
+        for y in y0..y1 {
+            let row = y * width + x0;
+            let n = region.w as usize;
+            match image.dtype() {
+                DType::U8 => {
+                    for (i, &v) in bytes[row..row + n].iter().enumerate() {
+                        sums[i / bin_us] += u64::from(v);
+                    }
+                }
+                DType::U16 => {
+                    for (i, c) in bytes[2 * row..2 * (row + n)].chunks_exact(2).enumerate() {
+                        sums[i / bin_us] += u64::from(u16::from_ne_bytes([c[0], c[1]]));
+                    }
+                }
+                _ => {
+                    for (i, c) in bytes[4 * row..4 * (row + n)].chunks_exact(4).enumerate() {
+                        sums[i / bin_us] += u64::from(u32::from_ne_bytes([c[0], c[1], c[2], c[3]]));
+                    }
+                }
+            }
+            for (bx, c) in counts.iter_mut().enumerate() {
+                let cols = (region.w as usize - bx * bin_us).min(bin_us);
+                *c += cols as u64;
+            }
+        }
+        for (sum, n) in sums.iter().zip(&counts) {
+            let mean = (sum + n / 2) / n;
+            if size == 2 {
+                out.extend_from_slice(&(mean as u16).to_ne_bytes());
+            } else {
+                out.extend_from_slice(&(mean as u32).to_ne_bytes());
+            }
+        }
     }
 }
 
