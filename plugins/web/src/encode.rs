@@ -108,24 +108,22 @@ pub fn bin_region(image: &ImageRef<'_>, region: Region, bin: u32, out: &mut Vec<
         for bx in 0..w {
             let x0 = (region.x + bx * bin) as usize;
             let x1 = (x0 + bin as usize).min((region.x + region.w) as usize);
-            {
-                let (mut sum, mut n) = (0f64, 0u32);
-                for y in y0..y1 {
-                    for x in x0..x1 {
-                        let v = image.value_at(y * width + x);
-                        if !v.is_nan() {
-                            sum += v;
-                            n += 1;
-                        }
+            let (mut sum, mut n) = (0f64, 0u32);
+            for y in y0..y1 {
+                for x in x0..x1 {
+                    let v = image.value_at(y * width + x);
+                    if !v.is_nan() {
+                        sum += v;
+                        n += 1;
                     }
                 }
-                let mean = if n == 0 {
-                    f32::NAN
-                } else {
-                    (sum / f64::from(n)) as f32
-                };
-                out.extend_from_slice(&mean.to_ne_bytes());
             }
+            let mean = if n == 0 {
+                f32::NAN
+            } else {
+                (sum / f64::from(n)) as f32
+            };
+            out.extend_from_slice(&mean.to_ne_bytes());
         }
     }
     (w, h)
@@ -350,6 +348,28 @@ mod tests {
             .map(|c| u16::from_ne_bytes([c[0], c[1]]))
             .collect();
         assert_eq!(v, vec![7, 20]);
+    }
+
+    #[test]
+    fn binning_u8_goes_out_as_u16_and_f32_skips_nan() {
+        let mut out = Vec::new();
+        let img = OwnedImage::from_u8(4, 1, &[1, 2, 250, 255]);
+        assert_eq!(
+            bin_region(&img.as_ref(), Region::full(4, 1), 2, &mut out),
+            (2, 1)
+        );
+        let v: Vec<u16> = out
+            .chunks(2)
+            .map(|c| u16::from_ne_bytes([c[0], c[1]]))
+            .collect();
+        assert_eq!(v, vec![2, 253], "means rounded half up");
+        let img = OwnedImage::from_f32(3, 1, &[1.0, f32::NAN, 4.0]);
+        bin_region(&img.as_ref(), Region::full(3, 1), 2, &mut out);
+        let v: Vec<f32> = out
+            .chunks(4)
+            .map(|c| f32::from_ne_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        assert_eq!(v, vec![1.0, 4.0]);
     }
 
     #[test]
