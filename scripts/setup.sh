@@ -16,6 +16,8 @@ pkgs=(
   # genicam plugin: libaravis 0.8 (+ libusb headers it needs but does not pull in), the
   # fake GigE Vision camera and arv-camera-test (tests, bench), arv-tool (diagnostics)
   libaravis-dev libusb-1.0-0-dev aravis-tools aravis-tools-cli
+  # web sink (plugins/web): its browser tests drive Debian's headless Chromium.
+  chromium
 )
 
 missing=()
@@ -35,4 +37,11 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import h5py, hdf5plugin, 
   echo "setup: creating .venv with h5py + hdf5plugin" >&2
   python3 -m venv .venv
   .venv/bin/pip install -q --disable-pip-version-check "h5py>=3.10" "hdf5plugin>=5" numpy
+fi
+
+# web sink (plugins/web): Playwright drives the system Chromium (/usr/bin/chromium);
+# never `playwright install` (its browser download is not used).
+if ! .venv/bin/python -c "import playwright" 2>/dev/null; then
+  echo "setup: installing playwright into .venv" >&2
+  .venv/bin/pip install -q --disable-pip-version-check playwright
 fi
