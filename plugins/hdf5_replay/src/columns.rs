@@ -27,10 +27,8 @@ pub fn find_group(f: &File, ds: &Dataset, dataset: &str) -> Option<String> {
     // A link (the NXdata `data` of the `hdf5` sink): find the same object elsewhere.
     let token = ds.loc_info().ok()?.token;
     let root = f.group("/").ok()?;
-    let mut budget = 200;
-    find_same(&root, token, &mut budget)
-        .map(|path| parent_of(&path))
-        .filter(|p| has_per_frame(f, p))
+    let mut budget = 400;
+    find_same(&root, "/", token, &mut budget)
 }
 
 fn parent_of(path: &str) -> String {
@@ -47,22 +45,35 @@ fn has_per_frame(f: &File, group: &str) -> bool {
         || f.link_exists(&join(GROUP))
 }
 
-/// A dataset path in `group` (searched depth first, at most `budget` objects) that is
-/// the object `token`.
-fn find_same(group: &Group, token: hdf5::LocationToken, budget: &mut usize) -> Option<String> {
-    for d in group.datasets().ok()? {
-        *budget = budget.checked_sub(1)?;
-        if d.loc_info().is_ok_and(|i| i.token == token) {
-            let name = d.name();
-            if has_frame_sibling(group) {
-                return Some(name);
+/// The group, below `group` (searched depth first, at most `budget` objects), that holds
+/// the object `token` beside per-frame datasets. Built from the names walked, not from
+/// HDF5's name of the object: a hard-linked object has several, and HDF5 returns any one.
+fn find_same(
+    group: &Group,
+    path: &str,
+    token: hdf5::LocationToken,
+    budget: &mut usize,
+) -> Option<String> {
+    let names = group.member_names().ok()?;
+    if has_frame_sibling(group) {
+        for name in &names {
+            *budget = budget.checked_sub(1)?;
+            if group
+                .dataset(name)
+                .and_then(|d| d.loc_info())
+                .is_ok_and(|i| i.token == token)
+            {
+                return Some(path.to_owned());
             }
         }
     }
-    for g in group.groups().ok()? {
+    for name in &names {
         *budget = budget.checked_sub(1)?;
-        if let Some(found) = find_same(&g, token, budget) {
-            return Some(found);
+        if let Ok(g) = group.group(name) {
+            let sub = format!("{}/{name}", path.trim_end_matches('/'));
+            if let Some(found) = find_same(&g, &sub, token, budget) {
+                return Some(found);
+            }
         }
     }
     None
@@ -203,7 +214,10 @@ fn read_values(ds: &Dataset) -> Result<Values, String> {
             Values::I64(ds.read_raw::<i64>().map_err(err)?)
         }
         TypeDescriptor::Float(_) => Values::F64(ds.read_raw::<f64>().map_err(err)?),
-        TypeDescriptor::Boolean => Values::Bool(ds.read_raw::<bool>().map_err(err)?),
+        // h5py and hdf5-metno store bools as an enum {FALSE, TRUE}.
+        TypeDescriptor::Boolean | TypeDescriptor::Enum(_) => {
+            Values::Bool(ds.read_raw::<bool>().map_err(err)?)
+        }
         TypeDescriptor::FixedUnicode(_) => Values::Str(
             ds.read_raw::<FixedUnicode<48>>()
                 .map_err(err)?

@@ -223,7 +223,7 @@ pub fn open_file(file: &Path, dataset: &str) -> Result<(File, bool), ReplayError
 pub fn open_dataset(f: &File, file: &Path, dataset: &str) -> Result<Dataset, ReplayError> {
     f.dataset(dataset).map_err(|_| {
         let mut names = Vec::new();
-        list_datasets(f, &mut names);
+        list_datasets(f, "/", &mut names);
         let hint = if names.is_empty() {
             " (the file has no 3-D dataset)".to_owned()
         } else {
@@ -237,17 +237,20 @@ pub fn open_dataset(f: &File, file: &Path, dataset: &str) -> Result<Dataset, Rep
     })
 }
 
-fn list_datasets(group: &hdf5::Group, out: &mut Vec<String>) {
-    if let Ok(datasets) = group.datasets() {
-        for d in datasets {
-            if out.len() < 20 && d.ndim() == 3 {
-                out.push(d.name());
-            }
+/// Paths (as walked: a hard-linked dataset under each of its names) of up to 20 3-D
+/// datasets below `group`, for hints.
+fn list_datasets(group: &hdf5::Group, path: &str, out: &mut Vec<String>) {
+    for name in group.member_names().unwrap_or_default() {
+        if out.len() >= 20 {
+            return;
         }
-    }
-    if let Ok(groups) = group.groups() {
-        for g in groups {
-            list_datasets(&g, out);
+        let full = format!("{}/{name}", path.trim_end_matches('/'));
+        if let Ok(d) = group.dataset(&name) {
+            if d.ndim() == 3 {
+                out.push(full);
+            }
+        } else if let Ok(g) = group.group(&name) {
+            list_datasets(&g, &full, out);
         }
     }
 }
