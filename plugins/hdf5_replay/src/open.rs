@@ -519,7 +519,7 @@ fn mappings(dcpl: hdf5_sys::h5i::hid_t) -> Option<Vec<Mapping>> {
         }
         let mut out = Vec::with_capacity(count);
         for i in 0..count {
-            // SAFETY (both closures): `i` < the mapping count; `buf`/`size` describe a
+            // SAFETY: `i` < the mapping count; `buf`/`size` describe a
             // writable buffer (or null and 0 to ask for the length).
             let file = name(&|buf, size| unsafe { H5Pget_virtual_filename(dcpl, i, buf, size) })?;
             // SAFETY: as above.
