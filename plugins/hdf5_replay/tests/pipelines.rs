@@ -320,3 +320,58 @@ print(len(src))
         o.stderr
     );
 }
+
+#[test]
+fn a_file_being_written_with_swmr_replays_what_it_holds() {
+    use std::io::{BufRead, BufReader, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let live = d.join("live.h5");
+    // A SWMR writer (h5py) that has flushed 5 frames and keeps the file open.
+    let script = r#"
+import sys, numpy as np, h5py
+f = h5py.File(sys.argv[1], "w", libver="latest")
+ds = f.create_dataset("/entry/data/data", (0, 8, 6), "u2", maxshape=(None, 8, 6), chunks=(1, 8, 6))
+f.swmr_mode = True
+for i in range(5):
+    ds.resize(i + 1, axis=0); ds[i] = i; ds.flush()
+print("ready", flush=True)
+sys.stdin.read()
+ds.resize(6, axis=0); ds[5] = 5; f.close()
+"#;
+    let mut writer = std::process::Command::new(daqflow_tests::python())
+        .arg("-c")
+        .arg(script)
+        .arg(&live)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(writer.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "ready");
+    let toml = format!(
+        "[pipeline]\nname = \"live\"\n{}{}",
+        replay("r", &live, ""),
+        writer_node(d)
+    );
+    let o = run_pipeline(d, &toml);
+    writer.stdin.take().unwrap().write_all(b"done").unwrap();
+    let status = daqflow_tests::wait_or_kill(&mut writer, TIMEOUT, "the SWMR writer");
+    assert!(status.success());
+    assert_eq!(o.code(), 0, "{}", o.stderr);
+    assert_eq!(o.node("r")["frames_out"], 5, "{}", o.stderr);
+    assert!(o.stderr.contains("is being written (SWMR)"), "{}", o.stderr);
+    let out = run_python(
+        "d = h5py.File(sys.argv[1], 'r')['/entry/data/data'][()]\n\
+         assert [int(x[0, 0]) for x in d] == [0, 1, 2, 3, 4]\nprint(len(d))",
+        &[d.join("copy.h5").to_str().unwrap()],
+    );
+    assert_eq!(out.trim(), "5");
+}
+
+fn writer_node(d: &std::path::Path) -> String {
+    writer("w", "r", &d.join("copy.h5"), "")
+}
