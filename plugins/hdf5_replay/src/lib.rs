@@ -5,7 +5,7 @@
 //! are decoded by HDF5.
 //!
 //! `config` holds the settings, `select` the frame range, `error` the messages, `open` what
-//! a file holds (the plan: format, frame counts, how to read), `columns` the per-frame
+//! a file holds (the plan: format, frame counts, how to read), `vds` the sources of a VDS, `columns` the per-frame
 //! metadata, `read` the reading of one frame, `source` the node (pacing, loops).
 
 pub mod columns;
@@ -15,6 +15,7 @@ pub mod open;
 pub mod read;
 pub mod select;
 pub mod source;
+pub mod vds;
 
 daqflow_sdk::export_plugin!(
     source source::Hdf5Replay,
