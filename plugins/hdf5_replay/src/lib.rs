@@ -5,8 +5,9 @@
 //! are decoded by HDF5.
 //!
 //! `config` holds the settings, `select` the frame range, `error` the messages, `open` what
-//! a file holds (the plan: format, frame counts, how to read), `vds` the sources of a VDS, `columns` the per-frame
-//! metadata, `read` the reading of one frame, `source` the node (pacing, loops).
+//! a file holds (the plan: format, frame counts, how to read), `vds` the sources of a VDS,
+//! `columns` the per-frame metadata, `read` the reading of one frame, `source` the node
+//! (pacing, loops).
 
 pub mod columns;
 pub mod config;
