@@ -47,50 +47,8 @@ pub enum WriteError {
     Filter(#[from] FilterError),
 }
 
-/// A filter could not be registered with the HDF5 library.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("register HDF5 filter {id} ({name}) with H5Zregister: {detail}")]
-pub struct FilterError {
-    /// Filter id.
-    pub id: i32,
-    /// Filter name.
-    pub name: String,
-    /// HDF5's reason.
-    pub detail: String,
-}
-
-/// The current HDF5 error stack as one line: outermost operation, then the innermost
-/// cause (which carries the OS error text, e.g. `No space left on device`).
-pub(super) fn last_hdf5_error() -> String {
-    describe(&hdf5::Error::query().unwrap_or_else(|e| e))
-}
-
-/// An HDF5 error as one line: its stack's outermost operation, then the innermost cause.
-pub(super) fn describe(e: &hdf5::Error) -> String {
-    let Some(stack) = e.stack() else {
-        return e.to_string();
-    };
-    let descs: Vec<String> = stack
-        .iter()
-        .map(|f| os_error(f.desc()).unwrap_or_else(|| f.desc().to_owned()))
-        .collect();
-    match (descs.first(), descs.last()) {
-        (Some(first), Some(last)) if first != last => format!("{first}: {last}"),
-        (Some(first), _) => first.clone(),
-        _ => e.to_string(),
-    }
-}
-
-/// `… errno = 28, error message = 'No space left on device', …` → the OS message.
-fn os_error(desc: &str) -> Option<String> {
-    let start = desc.find("error message = '")? + "error message = '".len();
-    let len = desc[start..].find('\'')?;
-    let errno = desc
-        .find("errno = ")
-        .and_then(|i| desc[i + 8..].split(|c: char| !c.is_ascii_digit()).next())
-        .unwrap_or("?");
-    Some(format!("{} (errno {errno})", &desc[start..start + len]))
-}
+pub use daqflow_hdf5_filters::FilterError;
+pub(super) use daqflow_hdf5_filters::{describe, last_error as last_hdf5_error};
 
 /// Maps an `hdf5` crate error to [`WriteError::Hdf5`] naming `path` and `op`.
 pub(super) fn hdf5_err(

@@ -22,11 +22,13 @@
 mod descriptor;
 mod error;
 mod file;
-pub mod filters;
 mod master;
 pub mod meta;
 mod nexus;
 mod rotation;
+
+/// The LZ4/bitshuffle filters, registered in-process (shared with `hdf5_replay`).
+pub use daqflow_hdf5_filters as filters;
 
 pub use error::WriteError;
 pub use meta::MetaCell;

@@ -18,7 +18,19 @@ use hdf5_sys::h5z::{H5Z_CLASS_T_VERS, H5Z_FLAG_REVERSE, H5Z_class2_t, H5Z_filter
 
 use daqflow_codec::{bitshuffle, lz4chunk};
 
-use super::error::{FilterError, last_hdf5_error};
+use crate::errors::last_error;
+
+/// A filter could not be registered with the HDF5 library.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("register HDF5 filter {id} ({name}) with H5Zregister: {detail}")]
+pub struct FilterError {
+    /// Filter id.
+    pub id: i32,
+    /// Filter name.
+    pub name: String,
+    /// HDF5's reason.
+    pub detail: String,
+}
 
 /// Registers both filters once per process; later calls return the first outcome.
 pub fn register() -> Result<(), FilterError> {
@@ -51,7 +63,7 @@ type FilterFn = unsafe extern "C" fn(
 ) -> usize;
 
 /// Registers one filter class. Separate from [`register`] so a failure can be tested.
-pub(crate) fn register_class(
+pub fn register_class(
     id: H5Z_filter_t,
     name: &'static CStr,
     set_local: Option<SetLocal>,
@@ -75,7 +87,7 @@ pub(crate) fn register_class(
         return Err(FilterError {
             id,
             name: name.to_string_lossy().into_owned(),
-            detail: last_hdf5_error(),
+            detail: last_error(),
         });
     }
     Ok(())
