@@ -22,8 +22,8 @@ pub const BUILD_VERSION: &str = env!("DAQFLOW_PYTHON_VERSION");
 const SUPPORT: &CStr = cr#"
 import ast, importlib.util, logging, os, sys, traceback
 
-def format_exception(e):
-    return "".join(traceback.format_exception(type(e), e, e.__traceback__)).rstrip()
+def format_exception(e, tb):
+    return "".join(traceback.format_exception(type(e), e, tb)).rstrip()
 
 class Stream:
     """sys.stdout / sys.stderr: whole lines go to daqflow's log."""
@@ -477,8 +477,9 @@ pub fn anchor_thread() {
 /// prints it (`traceback.format_exception`, which needs type, value and traceback).
 pub fn format_err(py: Python<'_>, err: &PyErr) -> String {
     let value = err.value(py);
+    let tb = err.traceback(py);
     support(py)
-        .and_then(|m| m.getattr("format_exception")?.call1((value,)))
+        .and_then(|m| m.getattr("format_exception")?.call1((value, tb)))
         .and_then(|s| s.extract::<String>())
         .unwrap_or_else(|_| err.to_string())
 }
