@@ -13,6 +13,9 @@ pkgs=(
   mesa-vulkan-drivers libvulkan1 libegl1 libegl-mesa0 libgl1-mesa-dri
   xvfb xauth libx11-6 libx11-xcb1 libxcursor1 libxrandr2 libxi6 libxkbcommon-x11-0
   imagemagick python3-venv
+  # The `python` plugin embeds Debian's Python 3.11 (PYO3_PYTHON in .cargo/config.toml):
+  # libpython3.11.so + headers to build, numpy for the interpreter it starts.
+  python3.11 python3.11-dev python3.11-venv python3-numpy
 )
 
 missing=()
