@@ -131,7 +131,7 @@ fn an_exception_fails_the_run_with_its_traceback_and_a_readable_file() {
     let out = run_python(
         r#"
 d = h5py.File(sys.argv[1], "r")["/entry/instrument/detector"]
-print("frames", list(d["frame_number"][()]), d["data"].shape)
+print("frames", d["frame_number"][()].tolist(), d["data"].shape)
 "#,
         &[d.join("out.h5").to_str().unwrap()],
     );
@@ -155,7 +155,7 @@ fn on_error_skip_counts_the_frame_and_goes_on() {
     let out = run_python(
         r#"
 d = h5py.File(sys.argv[1], "r")["/entry/instrument/detector"]
-print("frames", list(d["frame_number"][()]))
+print("frames", d["frame_number"][()].tolist())
 "#,
         &[d.join("out.h5").to_str().unwrap()],
     );
