@@ -37,6 +37,13 @@ fn numpy_filters_between_sim_detector_and_hdf5_match_numpy() {
          def process(frame, meta):\n    if meta['frame_number'] == 0:\n        log.info('first frame %s', frame.shape)\n\
          \x20   meta['scale'] = 2.0\n    return frame.astype(np.float32) * 2\n",
     );
+    // A sink from the other Python library: its output is tagged with its own node too.
+    write(
+        d,
+        "count.py",
+        "n = 0\n\ndef process(frame, meta):\n    global n\n    n += 1\n\n\
+         def done():\n    print('sink saw', n, 'frames')\n",
+    );
     let raw = d.join("raw.h5");
     let processed = d.join("processed.h5");
     // Scripts are named relative to the pipeline file, and the run starts elsewhere.
@@ -46,6 +53,7 @@ fn numpy_filters_between_sim_detector_and_hdf5_match_numpy() {
          [filters.clip]\nplugin = \"python\"\ninputs = [\"det\"]\nscript = \"clip.py\"\nsetup = \"setup\"\nargs = {{ level = 300 }}\n\n\
          [filters.double]\nplugin = \"python\"\ninputs = [\"clip\"]\nscript = \"double.py\"\n\n\
          [sinks.processed]\nplugin = \"hdf5\"\ninputs = [\"double\"]\npath = {}\n\n\
+         [sinks.counter]\nplugin = \"python_sink\"\ninputs = [\"double\"]\nscript = \"count.py\"\nteardown = \"done\"\n\n\
          [sinks.raw]\nplugin = \"hdf5\"\ninputs = [\"det\"]\npath = {}\n",
         toml_path(&processed),
         toml_path(&raw)
