@@ -244,7 +244,18 @@ impl PyNode {
                         drop_guard(guard);
                         f
                     }
-                    None => self.copy_kept(guard, ctx)?,
+                    None => {
+                        // A read-only frame Python kept cannot change: emit it as is.
+                        let shared = guard.get().with(|held| match held {
+                            Some(Held::Shared(f)) if changes.is_empty() => Some(f.clone()),
+                            _ => None,
+                        });
+                        if let Some(f) = shared {
+                            drop_guard(guard);
+                            return Ok(Outcome::Emit(f));
+                        }
+                        self.copy_kept(guard, ctx)?
+                    }
                 };
                 meta::apply(&mut f, changes)?;
                 f.into_frame()

@@ -297,4 +297,23 @@ mod tests {
             "{logs:?}"
         );
     }
+
+    #[test]
+    fn kept_readonly_frames_go_on_without_a_copy() {
+        let (_d, mut h) = harness(
+            "kept = []\ndef process(frame, meta):\n    kept.append(frame[:1])\n",
+            json!({"readonly": true}),
+        );
+        let input = h.frame_from(&arr2(&[[1u16, 2], [3, 4]]).view(), 0);
+        let ptr = input.data_ptr();
+        h.push(input).unwrap();
+        let out = h.take_emitted();
+        assert_eq!(
+            out[0].data_ptr(),
+            ptr,
+            "the kept read-only frame itself went on"
+        );
+        assert_eq!(out[0].view::<u16>().unwrap(), arr2(&[[1u16, 2], [3, 4]]));
+        assert_eq!(h.counter("frames_kept_by_python"), Some(1));
+    }
 }
