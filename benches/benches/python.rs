@@ -65,7 +65,15 @@ fn main() {
         "none",
     );
     // Warm-up (the interpreter and numpy start once per process).
-    timed(&py, 100);
+    let warm = pipeline(
+        &format!(
+            "plugin = \"python\"\nscript = {:?}",
+            pass.display().to_string()
+        ),
+        100,
+        "none",
+    );
+    timed(&warm, 100);
     let t_rust = median(ROUNDS, || timed(&rust, FRAMES));
     let t_py = median(ROUNDS, || timed(&py, FRAMES));
     let per = |t: Duration| t.as_secs_f64() * 1e6 / FRAMES as f64;
