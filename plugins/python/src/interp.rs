@@ -360,11 +360,9 @@ pub fn support(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
     py.import("_daqflow_support")
 }
 
-/// Key of the thread-state dict entry naming the node whose Python runs on this thread.
-const NODE_KEY: &CStr = c"daqflow.node_log";
-
 /// Sends one line of Python output to the log of the node running on this thread: the
-/// node's [`NodeLog`] (set by whichever Python library runs it, see [`enter_node`]) logs
+/// node's [`NodeLog`] (set by whichever Python library runs it, see [`enter_node`], under the thread-state
+/// dict key `daqflow.node_log`) logs
 /// it through that library's log bridge, which tags it with the node's name.
 #[pyfunction]
 fn emit_log(py: Python<'_>, level: u32, line: &str) -> PyResult<()> {
@@ -375,7 +373,7 @@ fn emit_log(py: Python<'_>, level: u32, line: &str) -> PyResult<()> {
         if d.is_null() {
             None
         } else {
-            let item = ffi::PyDict_GetItemString(d, NODE_KEY.as_ptr());
+            let item = ffi::PyDict_GetItem(d, pyo3::intern!(py, "daqflow.node_log").as_ptr());
             (!item.is_null()).then(|| Bound::from_borrowed_ptr(py, item))
         }
     };
@@ -422,12 +420,12 @@ pub fn enter_node(py: Python<'_>, node_log: &Py<NodeLog>) {
         if d.is_null() {
             return;
         }
-        let cur = ffi::PyDict_GetItemString(d, NODE_KEY.as_ptr());
+        let key = pyo3::intern!(py, "daqflow.node_log").as_ptr();
+        let cur = ffi::PyDict_GetItem(d, key);
         if cur != node_log.as_ptr() {
-            ffi::PyDict_SetItemString(d, NODE_KEY.as_ptr(), node_log.as_ptr());
+            ffi::PyDict_SetItem(d, key, node_log.as_ptr());
         }
     }
-    let _ = py;
 }
 
 /// A thread's own Python thread state, kept for the thread's life: attaching a thread

@@ -51,14 +51,19 @@ pub fn to_dict<'py>(py: Python<'py>, held: &Held) -> PyResult<MetaDict<'py>> {
     let (number, ts, entries) = header_of(held);
     let dict = PyDict::new(py);
     let mut originals = Vec::with_capacity(entries.len() + 2);
-    let mut put = |k: &str, v: Bound<'py, PyAny>| -> PyResult<()> {
-        let k = PyString::new(py, k);
+    let mut put = |k: Bound<'py, PyString>, v: Bound<'py, PyAny>| -> PyResult<()> {
         dict.set_item(&k, &v)?;
         originals.push((k, v));
         Ok(())
     };
-    put(FRAME_NUMBER, number.into_pyobject(py)?.into_any())?;
-    put(TIMESTAMP, ts.into_pyobject(py)?.into_any())?;
+    put(
+        pyo3::intern!(py, "frame_number").clone(),
+        number.into_pyobject(py)?.into_any(),
+    )?;
+    put(
+        pyo3::intern!(py, "timestamp_ns").clone(),
+        ts.into_pyobject(py)?.into_any(),
+    )?;
     for (k, v) in entries {
         let obj = match v {
             MetaValue::I64(i) => i.into_pyobject(py)?.into_any(),
@@ -67,7 +72,7 @@ pub fn to_dict<'py>(py: Python<'py>, held: &Held) -> PyResult<MetaDict<'py>> {
             MetaValue::Str(s) => PyString::new(py, &s).into_any(),
             _ => continue,
         };
-        put(&k, obj)?;
+        put(PyString::new(py, &k), obj)?;
     }
     Ok(MetaDict { dict, originals })
 }
