@@ -18,6 +18,9 @@ pkgs=(
   libaravis-dev libusb-1.0-0-dev aravis-tools aravis-tools-cli
   # web sink (plugins/web): its browser tests drive Debian's headless Chromium.
   chromium
+  # The `python` plugin embeds Debian's Python 3.11 (PYO3_PYTHON in .cargo/config.toml):
+  # libpython3.11.so + headers to build, numpy for the interpreter it starts.
+  python3.11 python3.11-dev python3.11-venv python3-numpy
 )
 
 missing=()

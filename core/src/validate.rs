@@ -30,7 +30,9 @@ pub struct Validated {
 /// Loads and checks the pipeline at `path`, looking for plugins in `plugin_dirs` first.
 pub fn validate(path: &Path, plugin_dirs: &[PathBuf]) -> Result<Validated, Vec<Diagnostic>> {
     let (file, mut diags) = config::load(path);
-    let Some(file) = file else { return Err(diags) };
+    let Some(mut file) = file else {
+        return Err(diags);
+    };
     let base = file.base_dir();
     let search = SearchPath::new(plugin_dirs, &file.pipeline.plugin_path, Some(&base));
     let registry = Registry::scan(search);
@@ -39,7 +41,8 @@ pub fn validate(path: &Path, plugin_dirs: &[PathBuf]) -> Result<Validated, Vec<D
     }
 
     let mut plugins: Vec<Option<Plugin>> = Vec::with_capacity(file.nodes.len());
-    for node in &file.nodes {
+    for idx in 0..file.nodes.len() {
+        let node = &file.nodes[idx];
         if node.plugin.is_empty() {
             plugins.push(None);
             continue;
@@ -99,6 +102,8 @@ pub fn validate(path: &Path, plugin_dirs: &[PathBuf]) -> Result<Validated, Vec<D
                 p.path.display()
             );
         }
+        resolve_pipeline_paths(&mut file.nodes[idx].settings, &p, &base);
+        let node = &file.nodes[idx];
         let errors = p.validate_settings(&node.settings);
         if !errors.is_empty() {
             let valid = p
@@ -177,6 +182,38 @@ pub fn validate(path: &Path, plugin_dirs: &[PathBuf]) -> Result<Validated, Vec<D
         budget,
         warnings,
     })
+}
+
+/// The JSON Schema extension a plugin puts on a string setting that names a file relative
+/// to the pipeline file (`#[schemars(extend("x-daqflow-path" = "pipeline-relative"))]`).
+pub const PIPELINE_RELATIVE: (&str, &str) = ("x-daqflow-path", "pipeline-relative");
+
+/// Rewrites the relative paths of settings marked [`PIPELINE_RELATIVE`] in the plugin's
+/// schema to start at the pipeline file's directory (`base`), so the plugin — which does
+/// not know the file — gets a path that works from any working directory. `~` paths and
+/// absolute paths are left alone.
+fn resolve_pipeline_paths(
+    settings: &mut serde_json::Map<String, serde_json::Value>,
+    plugin: &Plugin,
+    base: &Path,
+) {
+    let Ok(schema) = plugin.settings_schema() else {
+        return;
+    };
+    let Some(props) = schema.get("properties").and_then(|p| p.as_object()) else {
+        return;
+    };
+    for (key, prop) in props {
+        if prop.get(PIPELINE_RELATIVE.0).and_then(|v| v.as_str()) != Some(PIPELINE_RELATIVE.1) {
+            continue;
+        }
+        if let Some(serde_json::Value::String(s)) = settings.get_mut(key)
+            && !s.starts_with('~')
+            && Path::new(s.as_str()).is_relative()
+        {
+            *s = base.join(s.as_str()).to_string_lossy().into_owned();
+        }
+    }
 }
 
 /// True when a plugin's settings error is about which fields exist (an unknown or a
