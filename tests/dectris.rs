@@ -396,3 +396,64 @@ fn ctrl_c_while_waiting_for_a_sender_exits_cleanly() {
     assert_eq!(report_counter(&report, "det", "images_received"), 0);
     assert_eq!(report_counter(&report, "det", "series_started"), 0);
 }
+
+/// A stream v1 from LiberTEM's `libertem-dectris` simulator (an implementation we did
+/// not write: header and config as two messages, bitshuffle chunks with a zeroed
+/// header), passed through unchanged: every image stored, pixels equal to DECTRIS's own
+/// decompression of the sender's bytes, the detector description in the NeXus file.
+#[test]
+fn libertem_dectris_simulator_v1_is_received() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("peer");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/peer_libertem.py");
+    let mut peer = Command::new(python())
+        .arg(script)
+        .arg("6")
+        .arg(&out)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut endpoint = String::new();
+    BufReader::new(peer.stdout.as_mut().unwrap())
+        .read_line(&mut endpoint)
+        .unwrap();
+    let toml = receiver_pipeline(dir.path(), endpoint.trim(), "legacy", 1);
+    let o = run_pipeline(dir.path(), &toml, Duration::from_secs(90));
+    assert_eq!(o.code(), 0, "{}", o.stderr);
+    let s = wait_or_kill(&mut peer, Duration::from_secs(60), "peer_libertem.py");
+    assert!(s.success());
+    assert_eq!(counter(&o, "det", "images_received"), 6, "{}", o.stderr);
+    assert_eq!(counter(&o, "det", "bad_compressed_images"), 0, "{}", o.stderr);
+    let files: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "h5"))
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    run_python(
+        r#"
+from dectris.compression import decompress
+rec = np.load(sys.argv[2])
+x, y = (int(v) for v in rec["shape"])
+with h5py.File(sys.argv[1], "r") as f:
+    d = f["entry/instrument/detector/data"]
+    assert d.shape == (6, y, x) and d.dtype == np.uint16, d.shape
+    assert f["entry/instrument/detector/description"][()].decode() == str(rec["description"])
+    for i in range(6):
+        blob = rec[f"blob_{i}"].tobytes()
+        _, chunk = d.id.read_direct_chunk((i, 0, 0))
+        # The chunk is the sender's blocks under a complete HDF5 bitshuffle header
+        # (the sender's own, or ours in place of a zeroed or missing one).
+        if blob[:8] == chunk[:8]:
+            assert chunk == blob
+        elif blob[:12] == bytes(12):
+            assert chunk[12:] == blob[12:]
+        else:
+            assert chunk[12:] == blob
+        want = np.frombuffer(decompress(chunk, "bslz4", elem_size=2), np.uint16).reshape(y, x)
+        assert (d[i] == want).all()
+print("ok")
+"#,
+        &[files[0].to_str().unwrap(), &format!("{}.npz", out.display())],
+    );
+}

@@ -7,6 +7,8 @@
 //! bitshuffle chunk with or without its 12-byte header, `hash` present or not): parts
 //! are read one by one by their `htype`, and a config part is recognised by its keys.
 
+use std::ops::Deref;
+
 use daqflow_sdk::prelude::*;
 use daqflow_sdk::series;
 use serde_json::Value;
@@ -19,9 +21,10 @@ fn json(part: &[u8], what: &str) -> R<Value> {
     serde_json::from_slice(part).map_err(|e| Problem::new(Kind::Malformed, format!("{what}: {e}")))
 }
 
-/// Decodes one multipart v1 message.
-pub fn decode<'a>(parts: &'a [Vec<u8>]) -> R<Message<'a>> {
-    let first = parts
+/// Decodes one multipart v1 message (parts: anything that derefs to bytes — ZeroMQ
+/// messages, vectors).
+pub fn decode<'a, P: Deref<Target = [u8]>>(parts: &'a [P]) -> R<Message<'a>> {
+    let first: &[u8] = parts
         .first()
         .ok_or_else(|| Problem::new(Kind::Malformed, "empty multipart message"))?;
     let head = json(first, "part 1 is not JSON")?;
@@ -34,7 +37,7 @@ pub fn decode<'a>(parts: &'a [Vec<u8>]) -> R<Message<'a>> {
             };
             // With header_detail basic/all, the detector config follows as part 2 (some
             // senders put it in a message of its own: see `Message::Config`).
-            if let Some(cfg) = parts.get(1) {
+            if let Some(cfg) = parts.get(1).map(|p| &**p) {
                 apply_config(&json(cfg, "header config part is not JSON")?, &mut s);
             }
             Ok(Message::Start(s))
@@ -94,13 +97,14 @@ fn apply_config(cfg: &Value, s: &mut SeriesStart) {
     }
 }
 
-fn image<'a>(head: &Value, parts: &'a [Vec<u8>]) -> R<Image<'a>> {
+fn image<'a, P: Deref<Target = [u8]>>(head: &Value, parts: &'a [P]) -> R<Image<'a>> {
     let image_id = head
         .get("frame")
         .and_then(Value::as_u64)
         .ok_or_else(|| Problem::new(Kind::Malformed, "dimage header without `frame`"))?;
     let series_id = head.get("series").and_then(Value::as_u64);
-    let (Some(dpart), Some(blob)) = (parts.get(1), parts.get(2)) else {
+    let (Some(dpart), Some(blob)) = (parts.get(1).map(|p| &**p), parts.get(2).map(|p| &**p))
+    else {
         return Err(Problem::new(
             Kind::Malformed,
             format!("image {image_id}: {} parts, need header, data header and blob", parts.len()),
@@ -153,12 +157,16 @@ fn image<'a>(head: &Value, parts: &'a [Vec<u8>]) -> R<Image<'a>> {
         }
         e if e.starts_with("bs") && e.ends_with("-lz4<") => {
             img.encoding = Encoding::BsLz4;
-            // Some senders leave out the HDF5 filter's 12-byte header: supply it when the
-            // blob does not start with the image's size.
+            // Some senders leave out the HDF5 filter's 12-byte header, others send it
+            // zeroed: supply it when the blob does not start with the image's size.
             let has_header = blob.len() >= 12 && blob[..8] == (nbytes as u64).to_be_bytes();
             if !has_header {
+                if blob.len() >= 12 && blob[..12].iter().all(|b| *b == 0) {
+                    img.payload = &blob[12..];
+                }
                 let mut p = Vec::with_capacity(12);
                 p.extend_from_slice(&(nbytes as u64).to_be_bytes());
+                // The bitshuffle filter's default block: 8192 bytes for 1-, 2-, 4-byte pixels.
                 p.extend_from_slice(&8192u32.to_be_bytes());
                 img.prefix = p;
             }
@@ -172,4 +180,62 @@ fn image<'a>(head: &Value, parts: &'a [Vec<u8>]) -> R<Image<'a>> {
     }
     check_payload(&img)?;
     Ok(img)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(v: &[&[u8]]) -> Vec<Vec<u8>> {
+        v.iter().map(|p| p.to_vec()).collect()
+    }
+
+    #[test]
+    fn header_with_config_gives_the_series_description() {
+        let p = parts(&[
+            br#"{"htype":"dheader-1.0","series":3,"header_detail":"basic"}"#,
+            br#"{"count_time":0.5,"nimages":4,"ntrigger":2,"wavelength":1.0,"description":"EIGER2 X 4M","detector_number":"E-1"}"#,
+        ]);
+        let Ok(Message::Start(s)) = decode(&p) else {
+            panic!("not a start")
+        };
+        assert_eq!((s.series_id, s.number_of_images), (Some(3), Some(8)));
+        assert!(s.meta.contains(&(series::DESCRIPTION, MetaValue::Str("EIGER2 X 4M".into()))));
+        // Some senders send the config as a message of its own.
+        let c = parts(&[br#"{"beam_center_x":10.5}"#]);
+        assert!(matches!(decode(&c), Ok(Message::Config(_))));
+    }
+
+    #[test]
+    fn images_raw_and_headerless_bitshuffle() {
+        let raw = [0u8; 16];
+        let p = parts(&[
+            br#"{"htype":"dimage-1.0","series":3,"frame":5,"hash":""}"#,
+            br#"{"htype":"dimage_d-1.0","shape":[4,2],"type":"uint16","encoding":"<"}"#,
+            &raw,
+            br#"{"htype":"dconfig-1.0"}"#,
+        ]);
+        let Ok(Message::Image(i)) = decode(&p) else {
+            panic!("not an image")
+        };
+        assert_eq!((i.image_id, i.width, i.height, i.dtype), (5, 4, 2, DType::U16));
+        // 8 u16 elements: no full 8192-byte block, one partial block of 8 elements.
+        let mut blob = 3u32.to_be_bytes().to_vec();
+        blob.extend_from_slice(&[1, 2, 3]);
+        let p = parts(&[
+            br#"{"htype":"dimage-1.0","series":3,"frame":6}"#,
+            br#"{"htype":"dimage_d-1.0","shape":[4,2],"type":"uint16","encoding":"bs16-lz4<"}"#,
+            &blob,
+        ]);
+        let Ok(Message::Image(i)) = decode(&p) else {
+            panic!("not an image")
+        };
+        assert_eq!(i.encoding, Encoding::BsLz4);
+        assert_eq!(i.prefix.len(), 12);
+        assert_eq!(&i.prefix[..8], &16u64.to_be_bytes());
+        let bad = parts(&[br#"{"htype":"dimage-1.0","frame":1}"#]);
+        assert_eq!(decode(&bad).unwrap_err().kind, Kind::Malformed);
+        let unknown = parts(&[br#"{"htype":"dmystery-1.0"}"#]);
+        assert_eq!(decode(&unknown).unwrap_err().kind, Kind::UnknownType);
+    }
 }
