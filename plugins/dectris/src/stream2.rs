@@ -130,7 +130,12 @@ fn num(d: &mut Decoder<'_>) -> R<Option<f64>> {
     Ok(match d.datatype().map_err(bad)? {
         Type::U8 | Type::U16 | Type::U32 | Type::U64 => Some(d.u64().map_err(bad)? as f64),
         Type::I8 | Type::I16 | Type::I32 | Type::I64 => Some(d.i64().map_err(bad)? as f64),
-        Type::F16 => Some(f64::from(d.f16().map_err(bad)?)),
+        Type::F16 => {
+            let at = d.position();
+            d.skip().map_err(bad)?;
+            let b = &d.input()[at + 1..at + 3];
+            Some(half_to_f64(u16::from_be_bytes([b[0], b[1]])))
+        }
         Type::F32 => Some(f64::from(d.f32().map_err(bad)?)),
         Type::F64 => Some(d.f64().map_err(bad)?),
         _ => {
@@ -138,6 +143,19 @@ fn num(d: &mut Decoder<'_>) -> R<Option<f64>> {
             None
         }
     })
+}
+
+/// An IEEE 754 half-precision value (CBOR major 7, 25) as f64.
+fn half_to_f64(h: u16) -> f64 {
+    let sign = if h & 0x8000 != 0 { -1.0 } else { 1.0 };
+    let exp = i32::from((h >> 10) & 0x1f);
+    let frac = f64::from(h & 0x3ff);
+    sign * match exp {
+        0 => frac * 2f64.powi(-24),
+        31 if frac == 0.0 => f64::INFINITY,
+        31 => f64::NAN,
+        e => (1.0 + frac / 1024.0) * 2f64.powi(e - 15),
+    }
 }
 
 fn uint(d: &mut Decoder<'_>) -> R<Option<u64>> {
