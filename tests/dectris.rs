@@ -38,7 +38,10 @@ impl Sender {
             .read_line(&mut line)
             .unwrap();
         let endpoint = line.trim().to_owned();
-        assert!(endpoint.starts_with("tcp://127.0.0.1:"), "sender said {line:?}");
+        assert!(
+            endpoint.starts_with("tcp://127.0.0.1:"),
+            "sender said {line:?}"
+        );
         Sender {
             child,
             endpoint,
@@ -149,7 +152,12 @@ fn receive_one_series(protocol: &str, dtype: &str, compression: &str) {
     let npz = sender.npz();
     sender.wait();
     assert_eq!(counter(&o, "det", "images_received"), 6, "{}", o.stderr);
-    for c in ["images_missing", "malformed_messages", "ends_missing", "starts_missing"] {
+    for c in [
+        "images_missing",
+        "malformed_messages",
+        "ends_missing",
+        "starts_missing",
+    ] {
         assert_eq!(counter(&o, "det", c), 0, "{c}: {}", o.stderr);
     }
     assert_eq!(counter(&o, "file", "frames_written"), 6);
@@ -240,10 +248,7 @@ fn malformed_messages_are_counted_per_kind() {
     assert_eq!(o.code(), 0, "{}", o.stderr);
     let npz = sender.npz();
     sender.wait();
-    let expected = run_python(
-        "print(str(np.load(sys.argv[1])['corpus']))",
-        &[&npz],
-    );
+    let expected = run_python("print(str(np.load(sys.argv[1])['corpus']))", &[&npz]);
     let expected: serde_json::Value = serde_json::from_str(expected.trim()).unwrap();
     for (kind, n) in expected.as_object().unwrap() {
         assert_eq!(
@@ -255,7 +260,12 @@ fn malformed_messages_are_counted_per_kind() {
     }
     assert_eq!(counter(&o, "det", "images_received"), 3);
     // Each kind is logged once, with its first example.
-    assert_eq!(o.stderr.matches("malformed_messages:").count(), 1, "{}", o.stderr);
+    assert_eq!(
+        o.stderr.matches("malformed_messages:").count(),
+        1,
+        "{}",
+        o.stderr
+    );
     check_file(dir.path(), &npz, 1, "none", false);
 }
 
@@ -322,7 +332,11 @@ impl Background {
     fn interrupt(mut self) -> (i32, serde_json::Value, String) {
         // SAFETY: kill(2) on our own child's pid.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
-        let status = wait_or_kill(&mut self.child, Duration::from_secs(30), "daqflow after Ctrl-C");
+        let status = wait_or_kill(
+            &mut self.child,
+            Duration::from_secs(30),
+            "daqflow after Ctrl-C",
+        );
         while let Ok(l) = self.lines.recv_timeout(Duration::from_millis(200)) {
             self.seen.push(l);
         }
@@ -362,10 +376,22 @@ fn a_sender_killed_mid_series_is_reported_and_the_file_stays_readable() {
     sender.wait();
     let (code, report, log) = run.interrupt();
     assert_eq!(code, 0, "{log}");
-    assert_eq!(report_counter(&report, "det", "images_received"), 8, "{log}");
-    assert_eq!(report_counter(&report, "det", "images_missing"), 12, "{log}");
+    assert_eq!(
+        report_counter(&report, "det", "images_received"),
+        8,
+        "{log}"
+    );
+    assert_eq!(
+        report_counter(&report, "det", "images_missing"),
+        12,
+        "{log}"
+    );
     assert_eq!(report_counter(&report, "det", "ends_missing"), 1, "{log}");
-    assert_eq!(report_counter(&report, "file", "frames_written"), 8, "{log}");
+    assert_eq!(
+        report_counter(&report, "file", "frames_written"),
+        8,
+        "{log}"
+    );
     run_python(
         r#"
 sent = np.load(sys.argv[2])["frames_1"][:8]
@@ -423,7 +449,12 @@ fn libertem_dectris_simulator_v1_is_received() {
     let s = wait_or_kill(&mut peer, Duration::from_secs(60), "peer_libertem.py");
     assert!(s.success());
     assert_eq!(counter(&o, "det", "images_received"), 6, "{}", o.stderr);
-    assert_eq!(counter(&o, "det", "bad_compressed_images"), 0, "{}", o.stderr);
+    assert_eq!(
+        counter(&o, "det", "bad_compressed_images"),
+        0,
+        "{}",
+        o.stderr
+    );
     let files: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -454,6 +485,9 @@ with h5py.File(sys.argv[1], "r") as f:
         assert (d[i] == want).all()
 print("ok")
 "#,
-        &[files[0].to_str().unwrap(), &format!("{}.npz", out.display())],
+        &[
+            files[0].to_str().unwrap(),
+            &format!("{}.npz", out.display()),
+        ],
     );
 }

@@ -63,7 +63,13 @@ fn counter(report: &serde_json::Value, node: &str, name: &str) -> u64 {
 }
 
 /// sim_detector → [stream on `endpoints`, hdf5 at `dir/sent.h5`].
-fn sender_toml(dir: &Path, endpoints: &[String], dtype: &str, encoding: &str, frames: u64) -> String {
+fn sender_toml(
+    dir: &Path,
+    endpoints: &[String],
+    dtype: &str,
+    encoding: &str,
+    frames: u64,
+) -> String {
     let eps: Vec<String> = endpoints.iter().map(|e| format!("{e:?}")).collect();
     format!(
         r#"
@@ -134,7 +140,13 @@ fn relay(dtype: &str, encoding: &str) {
     let tx = spawn(
         dir.path(),
         "tx",
-        &sender_toml(dir.path(), &[format!("tcp://127.0.0.1:{port}")], dtype, encoding, 12),
+        &sender_toml(
+            dir.path(),
+            &[format!("tcp://127.0.0.1:{port}")],
+            dtype,
+            encoding,
+            12,
+        ),
     );
     let txr = finish(dir.path(), "tx", tx);
     let rxr = finish(dir.path(), "rx", rx);
@@ -248,7 +260,11 @@ fn two_endpoints_get_blocks_and_both_get_start_and_end() {
     let eps = [free_port(), free_port()].map(|p| format!("tcp://127.0.0.1:{p}"));
     let a = spawn(dir.path(), "a", &receiver_toml(dir.path(), "a", &eps[0]));
     let b = spawn(dir.path(), "b", &receiver_toml(dir.path(), "b", &eps[1]));
-    let tx = spawn(dir.path(), "tx", &sender_toml(dir.path(), &eps, "u16", "raw", 20));
+    let tx = spawn(
+        dir.path(),
+        "tx",
+        &sender_toml(dir.path(), &eps, "u16", "raw", 20),
+    );
     finish(dir.path(), "tx", tx);
     let ar = finish(dir.path(), "a", a);
     let br = finish(dir.path(), "b", b);

@@ -81,7 +81,10 @@ mod tests {
             DESCRIPTION,
             SERIAL_NUMBER,
         ] {
-            assert!(k.len() <= crate::abi::META_KEY_MAX && is_series_key(k), "{k}");
+            assert!(
+                k.len() <= crate::abi::META_KEY_MAX && is_series_key(k),
+                "{k}"
+            );
         }
         assert!(!is_series_key(SERIES_ID));
         assert_eq!(fit_text(&"é".repeat(30)).len(), 46);

@@ -8,6 +8,7 @@ usage: peer_libertem.py FRAMES OUT   (prints the endpoint to connect to, first l
 """
 
 import json
+import os
 import sys
 import threading
 
@@ -26,7 +27,9 @@ dst.bind("tcp://127.0.0.1:*")
 print(dst.getsockopt(zmq.LAST_ENDPOINT).decode(), flush=True)
 config = json.loads(sim.get_detector_config_raw())
 
-t = threading.Thread(target=lambda: (sim.send_headers(), sim.send_frames(), sim.send_footer()))
+t = threading.Thread(
+    target=lambda: (sim.send_headers(), sim.send_frames(), sim.send_footer()), daemon=True
+)
 t.start()
 rec = {"description": np.array(config["description"])}
 src.setsockopt(zmq.RCVTIMEO, 30000)
@@ -41,7 +44,9 @@ while True:
     dst.send_multipart(parts)
     if head.get("htype", "").startswith("dseries_end"):
         break
-t.join()
 np.savez(out + ".npz", **rec)
-dst.close()
+src.close(linger=0)
+dst.close()  # ctx.term() waits until daqflow has taken everything (LINGER above)
 ctx.term()
+# The simulator's own thread and sockets may linger: leave without waiting for them.
+os._exit(0)

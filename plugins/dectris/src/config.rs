@@ -116,6 +116,10 @@ impl PluginSettings for Settings {
                 "stream v1 (legacy) has one channel; remove `channel`",
             ));
         }
-        if errors.is_empty() { Ok(()) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
     }
 }

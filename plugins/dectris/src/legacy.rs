@@ -51,13 +51,13 @@ pub fn decode<'a, P: Deref<Target = [u8]>>(parts: &'a [P]) -> R<Message<'a>> {
             apply_config(&head, &mut s);
             Ok(Message::Config(s))
         }
-        h if h.starts_with("dflatfield") || h.starts_with("dpixelmask") || h.starts_with("dcountrate") => {
+        h if h.starts_with("dflatfield")
+            || h.starts_with("dpixelmask")
+            || h.starts_with("dcountrate") =>
+        {
             Ok(Message::Other)
         }
-        other => Err(Problem::new(
-            Kind::UnknownType,
-            format!("htype {other:?}"),
-        )),
+        other => Err(Problem::new(Kind::UnknownType, format!("htype {other:?}"))),
     }
 }
 
@@ -90,7 +90,11 @@ fn apply_config(cfg: &Value, s: &mut SeriesStart) {
         }
     }
     let n = cfg.get("nimages").and_then(Value::as_u64);
-    let t = cfg.get("ntrigger").and_then(Value::as_u64).unwrap_or(1).max(1);
+    let t = cfg
+        .get("ntrigger")
+        .and_then(Value::as_u64)
+        .unwrap_or(1)
+        .max(1);
     if let Some(n) = n {
         s.number_of_images = Some(n * t);
         s.put(series::NUMBER_OF_IMAGES, MetaValue::I64((n * t) as i64));
@@ -103,11 +107,13 @@ fn image<'a, P: Deref<Target = [u8]>>(head: &Value, parts: &'a [P]) -> R<Image<'
         .and_then(Value::as_u64)
         .ok_or_else(|| Problem::new(Kind::Malformed, "dimage header without `frame`"))?;
     let series_id = head.get("series").and_then(Value::as_u64);
-    let (Some(dpart), Some(blob)) = (parts.get(1).map(|p| &**p), parts.get(2).map(|p| &**p))
-    else {
+    let (Some(dpart), Some(blob)) = (parts.get(1).map(|p| &**p), parts.get(2).map(|p| &**p)) else {
         return Err(Problem::new(
             Kind::Malformed,
-            format!("image {image_id}: {} parts, need header, data header and blob", parts.len()),
+            format!(
+                "image {image_id}: {} parts, need header, data header and blob",
+                parts.len()
+            ),
         ));
     };
     let dh = json(dpart, "dimage_d part is not JSON")?;
@@ -119,11 +125,17 @@ fn image<'a, P: Deref<Target = [u8]>>(head: &Value, parts: &'a [P]) -> R<Image<'
     let [x, y] = shape[..] else {
         return Err(Problem::new(
             Kind::Malformed,
-            format!("image {image_id}: `shape` {:?} is not [x, y]", dh.get("shape")),
+            format!(
+                "image {image_id}: `shape` {:?} is not [x, y]",
+                dh.get("shape")
+            ),
         ));
     };
     let (Ok(width), Ok(height)) = (u32::try_from(x), u32::try_from(y)) else {
-        return Err(Problem::new(Kind::BadArraySize, format!("image {image_id}: shape [{x}, {y}]")));
+        return Err(Problem::new(
+            Kind::BadArraySize,
+            format!("image {image_id}: shape [{x}, {y}]"),
+        ));
     };
     let dtype = match dh.get("type").and_then(Value::as_str).unwrap_or("") {
         "uint8" => DType::U8,
@@ -174,7 +186,9 @@ fn image<'a, P: Deref<Target = [u8]>>(head: &Value, parts: &'a [P]) -> R<Image<'
         other => {
             return Err(Problem::new(
                 Kind::Unsupported,
-                format!("image {image_id}: encoding {other:?} (supported: <, lz4<, bs8/16/32-lz4<)"),
+                format!(
+                    "image {image_id}: encoding {other:?} (supported: <, lz4<, bs8/16/32-lz4<)"
+                ),
             ));
         }
     }
@@ -200,7 +214,10 @@ mod tests {
             panic!("not a start")
         };
         assert_eq!((s.series_id, s.number_of_images), (Some(3), Some(8)));
-        assert!(s.meta.contains(&(series::DESCRIPTION, MetaValue::Str("EIGER2 X 4M".into()))));
+        assert!(
+            s.meta
+                .contains(&(series::DESCRIPTION, MetaValue::Str("EIGER2 X 4M".into())))
+        );
         // Some senders send the config as a message of its own.
         let c = parts(&[br#"{"beam_center_x":10.5}"#]);
         assert!(matches!(decode(&c), Ok(Message::Config(_))));
@@ -218,7 +235,10 @@ mod tests {
         let Ok(Message::Image(i)) = decode(&p) else {
             panic!("not an image")
         };
-        assert_eq!((i.image_id, i.width, i.height, i.dtype), (5, 4, 2, DType::U16));
+        assert_eq!(
+            (i.image_id, i.width, i.height, i.dtype),
+            (5, 4, 2, DType::U16)
+        );
         // 8 u16 elements: no full 8192-byte block, one partial block of 8 elements.
         let mut blob = 3u32.to_be_bytes().to_vec();
         blob.extend_from_slice(&[1, 2, 3]);

@@ -134,7 +134,11 @@ impl Source for DectrisSource {
             }
         }
         self.publish(ctx);
-        Ok(if self.ended { Next::End } else { Next::Continue })
+        Ok(if self.ended {
+            Next::End
+        } else {
+            Next::Continue
+        })
     }
 
     fn stop(&mut self, ctx: &Context) -> Result<(), PluginError> {
@@ -245,7 +249,9 @@ impl DectrisSource {
                 if n > 1 {
                     Err(Problem::new(
                         Kind::Malformed,
-                        format!("a {n}-part message; stream v2 messages have one part (is the detector set to `legacy`?)"),
+                        format!(
+                            "a {n}-part message; stream v2 messages have one part (is the detector set to `legacy`?)"
+                        ),
                     ))
                 } else {
                     stream2::decode(&link.parts[0], self.settings.channel.as_deref())
@@ -338,8 +344,12 @@ impl DectrisSource {
         } else {
             let mut whole = img.prefix.clone();
             whole.extend_from_slice(img.payload);
-            self.decoder
-                .decode(img.encoding, img.dtype.size_bytes(), &whole, &mut self.scratch)
+            self.decoder.decode(
+                img.encoding,
+                img.dtype.size_bytes(),
+                &whole,
+                &mut self.scratch,
+            )
         };
         result.map_err(|e| {
             Problem::new(

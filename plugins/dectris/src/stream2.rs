@@ -42,10 +42,7 @@ pub fn decode<'a>(msg: &'a [u8], channel: Option<&str>) -> R<Message<'a>> {
         if d.position() != msg.len() {
             return Err(Problem::new(
                 Kind::Malformed,
-                format!(
-                    "{} bytes after the message's map",
-                    msg.len() - d.position()
-                ),
+                format!("{} bytes after the message's map", msg.len() - d.position()),
             ));
         }
         Ok(())
@@ -81,8 +78,7 @@ fn entries<'a>(
     d: &mut Decoder<'a>,
     mut f: impl FnMut(&mut Decoder<'a>, &'a str) -> R<()>,
 ) -> R<()> {
-    if d.datatype().map_err(bad)? != Type::Map && d.datatype().map_err(bad)? != Type::MapIndef
-    {
+    if d.datatype().map_err(bad)? != Type::Map && d.datatype().map_err(bad)? != Type::MapIndef {
         return Err(Problem::new(
             Kind::Malformed,
             format!("expected a map, found {}", d.datatype().map_err(bad)?),
@@ -326,7 +322,9 @@ fn array<'a>(d: &mut Decoder<'a>) -> R<Array<'a>> {
         other => {
             return Err(Problem::new(
                 Kind::Unsupported,
-                format!("typed array tag {other} (supported: 64/68 u8, 69 u16le, 70 u32le, 85 f32le)"),
+                format!(
+                    "typed array tag {other} (supported: 64/68 u8, 69 u16le, 70 u32le, 85 f32le)"
+                ),
             ));
         }
     };
@@ -457,7 +455,10 @@ mod tests {
             decode(&m, Some("threshold_9")).unwrap_err().kind,
             Kind::Malformed
         );
-        assert_eq!(decode(&m[..m.len() - 3], None).unwrap_err().kind, Kind::Malformed);
+        assert_eq!(
+            decode(&m[..m.len() - 3], None).unwrap_err().kind,
+            Kind::Malformed
+        );
         let mut trailing = m.clone();
         trailing.push(0);
         assert_eq!(decode(&trailing, None).unwrap_err().kind, Kind::Malformed);

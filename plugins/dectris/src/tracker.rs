@@ -245,7 +245,11 @@ impl Tracker {
         };
         if id > next {
             self.count("images_missing", id - next, || {
-                format!("image {id} came after image {}: {} missing", next.wrapping_sub(1), id - next)
+                format!(
+                    "image {id} came after image {}: {} missing",
+                    next.wrapping_sub(1),
+                    id - next
+                )
             });
         } else if id < next {
             self.count("images_out_of_order", 1, || {

@@ -152,7 +152,13 @@ impl Sink for Hdf5Sink {
             log::info!("one file per series: each is created at its series' first frame");
             return Ok(());
         }
-        self.run = Some(Run::start(&self.settings, ctx, self.expected, self.series, None)?);
+        self.run = Some(Run::start(
+            &self.settings,
+            ctx,
+            self.expected,
+            self.series,
+            None,
+        )?);
         Ok(())
     }
 

@@ -79,8 +79,15 @@ impl PluginSettings for Settings {
         }
         let addrs = self.addresses();
         for (i, a) in addrs.iter().enumerate() {
-            let field = if self.bind.is_some() { "bind" } else { "endpoints" };
-            if !["tcp://", "ipc://", "inproc://"].iter().any(|p| a.starts_with(p)) {
+            let field = if self.bind.is_some() {
+                "bind"
+            } else {
+                "endpoints"
+            };
+            if !["tcp://", "ipc://", "inproc://"]
+                .iter()
+                .any(|p| a.starts_with(p))
+            {
                 errors.push(SettingsError::new(
                     field,
                     format!("`{a}` is not a ZeroMQ address; write it like \"tcp://*:31001\""),
@@ -99,6 +106,10 @@ impl PluginSettings for Settings {
         if self.sndhwm < 1 {
             errors.push(SettingsError::new("sndhwm", "must be at least 1"));
         }
-        if errors.is_empty() { Ok(()) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
     }
 }

@@ -106,7 +106,10 @@ pub fn start(s: &StartInfo, out: &mut Vec<u8>) {
         if let Some(d) = s.dtype {
             e.str("image_dtype")?.str(dtype_name(d))?;
         }
-        e.str("user_data")?.map(1)?.str("producer")?.str("daqflow")?;
+        e.str("user_data")?
+            .map(1)?
+            .str("producer")?
+            .str("daqflow")?;
         e.str("threshold_energy")?.map(0)?;
         for (k, v) in known {
             e.str(k)?;
@@ -191,7 +194,9 @@ pub fn image_header(i: &ImageInfo<'_>, out: &mut Vec<u8>) -> Result<(), String> 
             .u64(1_000_000_000)?;
         e.str("data")?.map(1)?.str(i.channel)?;
         e.tag(Tag::new(40))?.array(2)?;
-        e.array(2)?.u64(u64::from(i.height))?.u64(u64::from(i.width))?;
+        e.array(2)?
+            .u64(u64::from(i.height))?
+            .u64(u64::from(i.width))?;
         e.tag(Tag::new(typed_array_tag(i.dtype)))?;
         if let Some(alg) = alg {
             e.tag(Tag::new(56500))?.array(3)?.str(alg)?.u64(elem)?;

@@ -39,7 +39,10 @@ mod tests {
         )
         .unwrap_err();
         let text = format!("{errs:?}");
-        assert!(text.contains("listed twice") && text.contains("udp://x"), "{text}");
+        assert!(
+            text.contains("listed twice") && text.contains("udp://x"),
+            "{text}"
+        );
         assert!(errs.iter().any(|e| e.field == "block_frames"));
     }
 }

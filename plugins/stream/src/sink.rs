@@ -109,7 +109,12 @@ impl Sink for StreamSink {
             Some(MetaValue::I64(v)) if v >= 0 => v as u64,
             _ => self.open.as_ref().map_or(self.next_series, |s| s.id),
         };
-        let format = (frame.dtype(), frame.encoding(), frame.width(), frame.height());
+        let format = (
+            frame.dtype(),
+            frame.encoding(),
+            frame.width(),
+            frame.height(),
+        );
         let new_series = match &self.open {
             None => true,
             Some(s) => s.id != series_id || s.format != format,
@@ -184,7 +189,12 @@ impl StreamSink {
             unique_id: format!("daqflow-{}-{t0}-{id}", ctx.node_name()),
             arm_date: encode::rfc3339(t0),
             t0_ns: t0,
-            format: (frame.dtype(), frame.encoding(), frame.width(), frame.height()),
+            format: (
+                frame.dtype(),
+                frame.encoding(),
+                frame.width(),
+                frame.height(),
+            ),
         };
         let info = StartInfo {
             series_id: id,
@@ -245,9 +255,7 @@ impl StreamSink {
         let began = Instant::now();
         let mut logged = false;
         loop {
-            let ready = sock
-                .poll(zmq::POLLOUT, POLL_MS)
-                .map_err(zerr("poll", ep))?;
+            let ready = sock.poll(zmq::POLLOUT, POLL_MS).map_err(zerr("poll", ep))?;
             if ready > 0 {
                 match sock.send(msg, zmq::DONTWAIT) {
                     Ok(()) => return Ok(true),
@@ -263,9 +271,7 @@ impl StreamSink {
                 self.waits += 1;
                 log::warn!("waiting for a receiver on {ep} (PUSH: nobody takes messages)");
             }
-            if ctx.should_stop()
-                && waited >= Duration::from_millis(self.settings.stop_timeout_ms)
-            {
+            if ctx.should_stop() && waited >= Duration::from_millis(self.settings.stop_timeout_ms) {
                 return Ok(false);
             }
         }

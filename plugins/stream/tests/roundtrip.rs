@@ -37,7 +37,10 @@ fn raw_images_of_every_dtype_round_trip() {
         match stream2::decode(&m, None).unwrap() {
             Message::Image(i) => {
                 assert_eq!((i.series_id, i.image_id), (Some(4), 17));
-                assert_eq!((i.dtype, i.encoding, i.width, i.height), (dtype, Encoding::Raw, 3, 2));
+                assert_eq!(
+                    (i.dtype, i.encoding, i.width, i.height),
+                    (dtype, Encoding::Raw, 3, 2)
+                );
                 assert_eq!(i.payload, &payload[..]);
                 // Zero copy: the payload is a slice of the message.
                 assert_eq!(i.payload.as_ptr(), m[m.len() - payload.len()..].as_ptr());
@@ -98,7 +101,10 @@ fn start_and_end_carry_the_series() {
             assert_eq!(s.series_id, Some(9));
             assert_eq!(s.number_of_images, Some(100));
             assert!(s.meta.contains(&(series::COUNT_TIME, MetaValue::F64(0.5))));
-            assert!(s.meta.contains(&(series::DESCRIPTION, MetaValue::Str("EIGER2".into()))));
+            assert!(
+                s.meta
+                    .contains(&(series::DESCRIPTION, MetaValue::Str("EIGER2".into())))
+            );
         }
         other => panic!("{other:?}"),
     }

@@ -361,7 +361,11 @@ impl NexusFile {
         frame_number: u64,
         cells: &[(String, MetaCell)],
     ) -> Result<(), WriteError> {
-        if self.series_written || !cells.iter().any(|(k, _)| daqflow_sdk::series::is_series_key(k)) {
+        if self.series_written
+            || !cells
+                .iter()
+                .any(|(k, _)| daqflow_sdk::series::is_series_key(k))
+        {
             return Ok(());
         }
         self.series_written = true;

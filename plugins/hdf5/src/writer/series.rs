@@ -114,9 +114,11 @@ pub fn write(file: &File, dataset: &str, cells: &[(String, MetaCell)]) -> hdf5::
         let group = match at {
             Where::Detector => detector.clone(),
             Where::Beam => group_of(file, &format!("{instrument_path}/beam"), "NXbeam")?,
-            Where::Specific => {
-                group_of(file, &format!("{detector_path}/detectorSpecific"), "NXcollection")?
-            }
+            Where::Specific => group_of(
+                file,
+                &format!("{detector_path}/detectorSpecific"),
+                "NXcollection",
+            )?,
         };
         field(&group, name, cell, units)?;
     }
