@@ -222,7 +222,7 @@ fn bslz4_framing(prefix: &[u8], payload: &[u8], nbytes: usize, elem: usize) -> R
     let (head, chunk) = split_header(prefix, payload, nbytes)?;
     let block_bytes = be_u32(head, 8)?;
     let block_elems = block_bytes / elem;
-    if block_elems == 0 || block_bytes % elem != 0 || block_elems % 8 != 0 {
+    if block_elems == 0 || !block_bytes.is_multiple_of(elem) || !block_elems.is_multiple_of(8) {
         return Err(format!("invalid block size {block_bytes}"));
     }
     let elems = nbytes / elem;

@@ -220,7 +220,7 @@ impl StreamSink {
         );
         self.open = Some(s);
         self.next_series = id + 1;
-        self.to_all(ctx)
+        self.send_to_all(ctx)
     }
 
     fn end_series(&mut self, ctx: &Context) -> Result<(), PluginError> {
@@ -228,11 +228,11 @@ impl StreamSink {
             return Ok(());
         };
         encode::end(s.id, &s.unique_id, &mut self.buf);
-        self.to_all(ctx)
+        self.send_to_all(ctx)
     }
 
     /// Sends `self.buf` to every endpoint.
-    fn to_all(&mut self, ctx: &Context) -> Result<(), PluginError> {
+    fn send_to_all(&mut self, ctx: &Context) -> Result<(), PluginError> {
         let n = self.link.as_ref().map_or(0, |l| l.sockets.len());
         for i in 0..n {
             let msg = zmq::Message::from(&self.buf[..]);
