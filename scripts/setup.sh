@@ -48,3 +48,12 @@ if ! .venv/bin/python -c "import playwright" 2>/dev/null; then
   echo "setup: installing playwright into .venv" >&2
   .venv/bin/pip install -q --disable-pip-version-check playwright
 fi
+
+# Issue 11 (DECTRIS stream): the e2e tests send and read stream v1/v2 with independent
+# Python implementations — pyzmq + cbor2, DECTRIS's decompression package (their example
+# client's reader), and LiberTEM's stream v1 simulator (libertem-dectris, Rust).
+stream_py=(pyzmq cbor2 "dectris-compression>=0.3" "libertem-dectris>=0.3")
+if ! .venv/bin/python -c "import zmq, cbor2, dectris.compression, libertem_dectris" 2>/dev/null; then
+  echo "setup: installing the stream test packages: ${stream_py[*]}" >&2
+  .venv/bin/pip install -q --disable-pip-version-check "${stream_py[@]}"
+fi

@@ -62,6 +62,7 @@ mod format;
 mod frame;
 mod log_bridge;
 mod plugin;
+pub mod series;
 pub mod testing;
 
 pub use context::{Context, Worker, now_ns};

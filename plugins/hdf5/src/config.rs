@@ -25,8 +25,9 @@ pub enum Compression {
 #[schemars(crate = "daqflow_sdk::schemars")]
 pub struct Settings {
     /// Output file. Placeholders: `{run}` (the run id, see `run_id`), `{node}` (this
-    /// node's name), `{date}` (UTC `YYYYMMDD`), `{time}` (UTC `HHMMSS`). The directory must
-    /// exist. With `frames_per_file`, this is the master file and the parts are named
+    /// node's name), `{date}` (UTC `YYYYMMDD`), `{time}` (UTC `HHMMSS`), `{series}` (the
+    /// detector series of the frames, from their `series_id`: one file per series, each
+    /// created at its series' first frame). The directory must exist. With `frames_per_file`, this is the master file and the parts are named
     /// `<stem>_data_000001.h5`, `<stem>_data_000002.h5`, … beside it.
     pub path: String,
     /// Value of `{run}`. Default: the UTC start time, `YYYYMMDDTHHMMSSZ`.
@@ -109,7 +110,7 @@ impl PluginSettings for Settings {
             errors.push(SettingsError::new(
                 "path",
                 format!(
-                    "unknown placeholder `{{{bad}}}` (known: {{run}} {{node}} {{date}} {{time}})"
+                    "unknown placeholder `{{{bad}}}` (known: {{run}} {{node}} {{date}} {{time}} {{series}})"
                 ),
             ));
         }
@@ -177,8 +178,20 @@ impl Settings {
         (4 * self.threads()).max(8)
     }
 
-    /// `path` with its placeholders replaced.
-    pub fn render_path(&self, run_id: &str, node: &str, start: std::time::SystemTime) -> PathBuf {
+    /// True when `path` has `{series}`: one file per detector series.
+    pub fn per_series(&self) -> bool {
+        self.path.contains("{series}")
+    }
+
+    /// `path` with its placeholders replaced (`{series}` with `series_id`, or `0` when
+    /// the frames carry none).
+    pub fn render_path(
+        &self,
+        run_id: &str,
+        node: &str,
+        start: std::time::SystemTime,
+        series_id: Option<u64>,
+    ) -> PathBuf {
         let stamp = crate::time::iso8601(start);
         // "2026-11-22T00:06:11.123456Z" -> date "20261122", time "000611"
         let date: String = stamp[..10].chars().filter(char::is_ascii_digit).collect();
@@ -188,7 +201,8 @@ impl Settings {
                 .replace("{run}", run_id)
                 .replace("{node}", node)
                 .replace("{date}", &date)
-                .replace("{time}", &time),
+                .replace("{time}", &time)
+                .replace("{series}", &series_id.unwrap_or(0).to_string()),
         )
     }
 }
@@ -207,7 +221,7 @@ fn unknown_placeholder(path: &str) -> Option<String> {
         let after = &rest[open + 1..];
         let close = after.find('}')?;
         let name = &after[..close];
-        if !matches!(name, "run" | "node" | "date" | "time") {
+        if !matches!(name, "run" | "node" | "date" | "time" | "series") {
             return Some(name.to_owned());
         }
         rest = &after[close + 1..];
@@ -231,9 +245,15 @@ mod tests {
         assert_eq!(s.flush_every(), 0);
         assert!(s.validate().is_ok());
         let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_795_000_000);
-        let p = s.render_path("R1", "file", t);
+        let p = s.render_path("R1", "file", t, None);
         assert_eq!(p, PathBuf::from("/tmp/scan_R1_file_20261118.h5"));
         assert_eq!(default_run_id(t), "20261118T110640Z");
+        let s = parse(r#"path = "/tmp/scan_{series}.h5""#);
+        assert!(s.validate().is_ok() && s.per_series());
+        assert_eq!(
+            s.render_path("R1", "file", t, Some(7)),
+            PathBuf::from("/tmp/scan_7.h5")
+        );
     }
 
     #[test]

@@ -44,6 +44,9 @@ struct Run {
     shared: Arc<Shared>,
     first: Option<(FrameFormat, u64)>,
     error_reported: bool,
+    /// Frames written, bytes written and frames lost by the earlier files of the node's
+    /// run (a file per series or per format): the counters are the node's totals.
+    base: [u64; 3],
 }
 
 /// The `hdf5` sink.
@@ -55,6 +58,10 @@ pub struct Hdf5Sink {
     expected: Option<FrameFormat>,
     /// Files started after a format change (0: the first file of the run).
     series: u32,
+    /// With `{series}` in `path`: the detector series of the open file.
+    series_id: Option<u64>,
+    /// Totals of the files closed so far (see `Run::base`).
+    totals: [u64; 3],
 }
 
 /// The file format for frames of `f` with these settings: compressed frames are stored
@@ -97,6 +104,8 @@ impl Sink for Hdf5Sink {
             run: None,
             expected: None,
             series: 0,
+            series_id: None,
+            totals: [0; 3],
         })
     }
 
@@ -111,15 +120,23 @@ impl Sink for Hdf5Sink {
         let f = file_format(format, &self.settings);
         let changed = self.expected.is_some_and(|e| e != f);
         self.expected = Some(f);
+        if self.settings.per_series() {
+            // One file per series: the next file opens at the next frame, named by its series.
+            if changed && let Some(run) = self.run.take() {
+                self.finish(run, ctx)?;
+            }
+            return Ok(());
+        }
         if let Some(run) = self.run.take() {
             if !changed && run.first.is_none_or(|(first, _)| first == f) {
                 self.run = Some(run);
                 return Ok(());
             }
             let old = run.path.clone();
-            run.stop(ctx)?;
+            self.finish(run, ctx)?;
             self.series += 1;
-            let next = Run::start(&self.settings, ctx, Some(f), self.series)?;
+            let mut next = Run::start(&self.settings, ctx, Some(f), self.series, None)?;
+            next.base = self.totals;
             log::info!(
                 "frames of {format} from now on: {} is complete, writing {}",
                 old.display(),
@@ -131,14 +148,42 @@ impl Sink for Hdf5Sink {
     }
 
     fn start(&mut self, ctx: &Context) -> Result<(), PluginError> {
-        self.run = Some(Run::start(&self.settings, ctx, self.expected, self.series)?);
+        if self.settings.per_series() {
+            log::info!("one file per series: each is created at its series' first frame");
+            return Ok(());
+        }
+        self.run = Some(Run::start(
+            &self.settings,
+            ctx,
+            self.expected,
+            self.series,
+            None,
+        )?);
         Ok(())
     }
 
     fn consume(&mut self, frame: Frame, ctx: &Context) -> Result<(), PluginError> {
+        if self.settings.per_series() {
+            let id = match frame.meta(daqflow_sdk::series::SERIES_ID) {
+                Some(MetaValue::I64(v)) => u64::try_from(v).ok(),
+                _ => None,
+            };
+            if self.run.is_none() || id != self.series_id {
+                if let Some(run) = self.run.take() {
+                    self.finish(run, ctx)?;
+                }
+                self.series_id = id;
+                let mut run = Run::start(&self.settings, ctx, self.expected, 0, id)?;
+                run.base = self.totals;
+                self.run = Some(run);
+            }
+        }
         let run = self.run.as_mut().ok_or("hdf5: consume before start")?;
         let result = run.consume(frame, &self.settings);
-        ctx.set_counter("frames_written", run.shared.written.load(Ordering::Relaxed));
+        ctx.set_counter(
+            "frames_written",
+            run.base[0] + run.shared.written.load(Ordering::Relaxed),
+        );
         if result.is_err() {
             run.error_reported = true;
         }
@@ -147,27 +192,41 @@ impl Sink for Hdf5Sink {
 
     fn stop(&mut self, ctx: &Context) -> Result<(), PluginError> {
         match self.run.take() {
-            Some(run) => run.stop(ctx),
+            Some(run) => self.finish(run, ctx),
             None => Ok(()),
         }
     }
 }
 
+impl Hdf5Sink {
+    /// Closes one file of the run and adds its counts to the node's totals.
+    fn finish(&mut self, run: Run, ctx: &Context) -> Result<(), PluginError> {
+        let shared = run.shared.clone();
+        let result = run.stop(ctx);
+        self.totals[0] += shared.written.load(Ordering::Relaxed);
+        self.totals[1] += shared.bytes.load(Ordering::Relaxed);
+        self.totals[2] += shared.lost.load(Ordering::Relaxed);
+        result
+    }
+}
+
 impl Run {
     /// Opens the run's file (with its dataset when `expected` is known); `series` > 0
-    /// names a later file of the run, started by a format change.
+    /// names a later file of the run, started by a format change; `series_id` is the
+    /// `{series}` of the path.
     fn start(
         settings: &Settings,
         ctx: &Context,
         expected: Option<FrameFormat>,
         series: u32,
+        series_id: Option<u64>,
     ) -> Result<Run, PluginError> {
         let now = SystemTime::now();
         let run_id = settings
             .run_id
             .clone()
             .unwrap_or_else(|| default_run_id(now));
-        let mut path = settings.render_path(&run_id, ctx.node_name(), now);
+        let mut path = settings.render_path(&run_id, ctx.node_name(), now, series_id);
         if series > 0 {
             let stem = path
                 .file_stem()
@@ -281,6 +340,7 @@ impl Run {
             shared,
             first: None,
             error_reported: false,
+            base: [0; 3],
         })
     }
 
@@ -421,9 +481,12 @@ impl Run {
         }
         let written = self.shared.written.load(Ordering::Relaxed);
         let lost = self.shared.lost.load(Ordering::Relaxed);
-        ctx.set_counter("frames_written", written);
-        ctx.set_counter("bytes_written", self.shared.bytes.load(Ordering::Relaxed));
-        ctx.set_counter("frames_lost", lost);
+        ctx.set_counter("frames_written", self.base[0] + written);
+        ctx.set_counter(
+            "bytes_written",
+            self.base[1] + self.shared.bytes.load(Ordering::Relaxed),
+        );
+        ctx.set_counter("frames_lost", self.base[2] + lost);
         match self.shared.error() {
             Some(e) if !self.error_reported => Err(PluginError::new(format!(
                 "{e} ({written} frames written to {}, {lost} accepted frames not written)",

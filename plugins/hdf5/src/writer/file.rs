@@ -60,6 +60,8 @@ pub struct NexusFile {
     frozen: bool,
     /// Per-frame metadata columns.
     columns: Columns,
+    /// A series' description (`series/…` metadata) was written as NeXus fields.
+    series_written: bool,
 }
 
 /// Per-frame `frame_number`/`timestamp` values are written in batches of this many (and
@@ -141,6 +143,7 @@ impl NexusFile {
             last_flush: std::time::Instant::now(),
             frozen: false,
             columns: Columns::new(&DatasetPath::parse(&opts.dataset).parent(), preset),
+            series_written: false,
         })
     }
 
@@ -293,6 +296,7 @@ impl NexusFile {
         chunk: &[u8],
         cells: &[(String, MetaCell)],
     ) -> Result<(), WriteError> {
+        self.write_series(frame_number, cells)?;
         if self.sets.is_none() {
             self.begin(format, cells, true)?;
         } else {
@@ -348,6 +352,35 @@ impl NexusFile {
             self.flush()?;
         }
         Ok(())
+    }
+
+    /// The first frame carrying a series' description (`series/…` metadata) writes it as
+    /// NeXus fields, before SWMR writing starts (no datasets can be created after).
+    fn write_series(
+        &mut self,
+        frame_number: u64,
+        cells: &[(String, MetaCell)],
+    ) -> Result<(), WriteError> {
+        if self.series_written
+            || !cells
+                .iter()
+                .any(|(k, _)| daqflow_sdk::series::is_series_key(k))
+        {
+            return Ok(());
+        }
+        self.series_written = true;
+        if self.swmr_started {
+            log::warn!(
+                "frame {frame_number} describes a series, but SWMR writing started already: \
+                 its description is not recorded in {} (put `{{series}}` in `path` for a file per series)",
+                self.path.display()
+            );
+            return Ok(());
+        }
+        super::series::write(self.file(), &self.dataset, cells).map_err(hdf5_err(
+            &self.path,
+            format!("write the series description of frame {frame_number}"),
+        ))
     }
 
     fn write_meta(&mut self) -> Result<(), WriteError> {

@@ -17,7 +17,8 @@
 //! Modules, lowest first (each uses only those above it): `error` (errors, HDF5's error
 //! stack), `filters` (the LZ4/bitshuffle filters registered in-process), `descriptor` (OS
 //! descriptor tricks), `nexus` (the layout apart from frames), `meta` (per-frame metadata
-//! columns), `file` (the appender), `master` (the VDS master), `rotation` ([`RunWriter`]).
+//! columns), `file` (the appender), `master` (the VDS master), `rotation` ([`RunWriter`]); `series` (a series' description
+//! as NeXus fields, once per file).
 
 mod descriptor;
 mod error;
@@ -26,6 +27,7 @@ mod master;
 pub mod meta;
 mod nexus;
 mod rotation;
+mod series;
 
 /// The LZ4/bitshuffle filters, registered in-process (shared with `hdf5_replay`).
 pub use daqflow_hdf5_filters as filters;
