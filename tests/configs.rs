@@ -86,11 +86,20 @@ fn invalid_golden_files_report_every_problem() {
 
 #[test]
 fn every_example_in_configs_validates() {
+    // configs/replay.toml replays the file configs/record-sample.toml records (no data file
+    // is kept in git): record it first, as a user would.
+    std::fs::create_dir_all(workspace().join("out")).unwrap();
+    let mut rec = daqflow();
+    rec.arg("run")
+        .arg("configs/record-sample.toml")
+        .current_dir(workspace());
+    let o = run_cmd(rec, std::time::Duration::from_secs(120));
+    assert_eq!(o.code(), 0, "configs/record-sample.toml:\n{}", o.stderr);
     let mut n = 0;
     for e in std::fs::read_dir(workspace().join("configs")).unwrap() {
         let p = e.unwrap().path();
         if p.extension().is_some_and(|x| x == "toml") {
-            // Relative paths in the examples (`out/…`, `configs/data/…`) start at the
+            // Relative paths in the examples (`out/…`) start at the
             // repository root, where the examples are run from.
             let mut c = daqflow();
             c.arg("validate").arg(&p).current_dir(workspace());
