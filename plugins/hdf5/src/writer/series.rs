@@ -10,7 +10,7 @@ use hdf5::types::VarLenUnicode;
 use hdf5::{File, Group, Location};
 
 use super::meta::MetaCell;
-use super::nexus::{DatasetPath, attr_str};
+use super::nexus::{DatasetPath, attr_str, write_vlen_scalar};
 
 /// Where a known entry goes: (group, field name, units).
 fn place(key: &str) -> (Where, &str, Option<&'static str>) {
@@ -79,7 +79,7 @@ fn field(group: &Group, name: &str, cell: &MetaCell, units: Option<&str>) -> hdf
                 .parse()
                 .map_err(|e| hdf5::Error::Internal(format!("{e}")))?;
             let ds = group.new_dataset::<VarLenUnicode>().create(name)?;
-            ds.write_scalar(&v)?;
+            write_vlen_scalar(&ds, &v)?;
             ds
         }
     };
