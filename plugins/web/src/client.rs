@@ -160,7 +160,10 @@ pub fn serve<F: ViewFrame + FrameMeta + Sync>(
         fps_since: now,
         fps: 0.0,
         lossless_bytes_per_px: 1.0,
-        codec: Codec::Lossless,
+        // Automatic quality starts small: on a slow link a first lossless frame would take
+        // seconds (1024² ≈ 1 MB: ~1 s at 10 Mbit/s) before the goodput is even known. The
+        // first acknowledgement measures the link, and a fast one switches to lossless.
+        codec: Codec::Jpeg,
     };
     let mut acked: u64 = 0;
     let mut pending_flush = false;
@@ -347,7 +350,7 @@ fn on_ack<F>(link: &mut Link, hub: &Hub<F>, f: &InFlight, busy_ms: f64) {
     // it queued behind that one — to its arrival. Arrivals are observed late when the
     // browser's main thread is busy, which errs both ways on consecutive samples: the
     // estimate is their median. Samples shorter than 2 ms (the browser's timer and
-    // event-loop resolution) say nothing.
+    // event-loop resolution) are counted as 2 ms: a lower bound of a fast link's rate.
     let arrival = now
         .checked_sub(Duration::from_secs_f64(busy_ms.clamp(0.0, 60_000.0) / 1e3))
         .unwrap_or(now);
@@ -355,16 +358,21 @@ fn on_ack<F>(link: &mut Link, hub: &Hub<F>, f: &InFlight, busy_ms: f64) {
         Some(a) if f.sent_at < a => a,
         _ => f.sent_at,
     };
-    let interval = arrival.saturating_duration_since(start).as_secs_f64();
-    if interval >= 0.002 {
-        if link.samples.len() == GOODPUT_SAMPLES {
-            link.samples.pop_front();
-        }
-        link.samples.push_back(f.bytes as f64 / interval);
-        let mut sorted: Vec<f64> = link.samples.iter().copied().collect();
-        sorted.sort_by(f64::total_cmp);
-        link.goodput = Some(sorted[sorted.len() / 2]);
+    let interval = arrival
+        .saturating_duration_since(start)
+        .as_secs_f64()
+        .max(0.002);
+    if link.samples.len() == GOODPUT_SAMPLES {
+        link.samples.pop_front();
     }
+    link.samples.push_back(f.bytes as f64 / interval);
+    let mut sorted = [0f64; GOODPUT_SAMPLES];
+    let sorted = &mut sorted[..link.samples.len()];
+    for (d, s) in sorted.iter_mut().zip(&link.samples) {
+        *d = *s;
+    }
+    sorted.sort_unstable_by(f64::total_cmp);
+    link.goodput = Some(sorted[sorted.len() / 2]);
     link.last_arrival = Some(arrival.max(link.last_arrival.unwrap_or(arrival)));
     link.fps_count += 1;
     let dt = link.fps_since.elapsed().as_secs_f64();
@@ -375,22 +383,44 @@ fn on_ack<F>(link: &mut Link, hub: &Hub<F>, f: &InFlight, busy_ms: f64) {
     }
 }
 
-/// Chooses the codec for this view (with hysteresis in automatic quality).
-fn choose_codec(link: &mut Link, quality: Quality, pixels: f64, cfg: &ClientConfig) -> Codec {
-    link.codec = match quality {
-        Quality::Lossless => Codec::Lossless,
-        Quality::Lossy => Codec::Jpeg,
+/// Lossless frames go uncompressed (stored zlib blocks) while the link carries raw frames
+/// this often: deflate would then cost CPU (~30 ms for a 1024² u16 view) without buying
+/// frames.
+const STORED_MIN_FPS: f64 = 30.0;
+
+/// Chooses the codec for this view (with hysteresis in automatic quality, and between
+/// deflated and stored lossless frames).
+fn choose_codec(
+    link: &mut Link,
+    quality: Quality,
+    pixels: f64,
+    raw_bytes_per_px: f64,
+    cfg: &ClientConfig,
+) -> Codec {
+    let lossless = match quality {
+        Quality::Lossless => true,
+        Quality::Lossy => false,
         Quality::Auto => match link.goodput {
-            None => link.codec,
+            None => link.codec != Codec::Jpeg,
             Some(g) => {
                 let needed = link.lossless_bytes_per_px * pixels * cfg.lossless_min_fps;
                 match link.codec {
-                    Codec::Lossless if g < needed * 0.8 => Codec::Jpeg,
-                    Codec::Jpeg if g > needed * 1.25 => Codec::Lossless,
-                    c => c,
+                    Codec::Jpeg => g > needed * 1.25,
+                    _ => g >= needed * 0.8,
                 }
             }
         },
+    };
+    link.codec = if !lossless {
+        Codec::Jpeg
+    } else {
+        let stored_needed = raw_bytes_per_px * pixels * STORED_MIN_FPS;
+        match (link.codec, link.goodput) {
+            (Codec::LosslessStored, Some(g)) if g < stored_needed * 0.8 => Codec::Lossless,
+            (Codec::LosslessStored, _) => Codec::LosslessStored,
+            (_, Some(g)) if g > stored_needed * 1.25 => Codec::LosslessStored,
+            _ => Codec::Lossless,
+        }
     };
     link.codec
 }
@@ -417,7 +447,8 @@ fn build_message<F: ViewFrame + FrameMeta>(
         .clip(frame.width, frame.height);
     let bin = encode::bin_factor(region, v.canvas[0], v.canvas[1], cfg.max_side);
     let pixels = f64::from(region.w.div_ceil(bin)) * f64::from(region.h.div_ceil(bin));
-    let codec = choose_codec(link, v.quality, pixels, cfg);
+    let raw_bytes_per_px = encode::wire_dtype(frame.dtype).size_bytes() as f64;
+    let codec = choose_codec(link, v.quality, pixels, raw_bytes_per_px, cfg);
     let (low, high) = v.manual.map_or(frame.auto_window, |[l, h]| (l, h));
     let window = Window {
         low,
@@ -429,7 +460,7 @@ fn build_message<F: ViewFrame + FrameMeta>(
         bin,
         codec,
         window: match codec {
-            Codec::Lossless => (0, 0, false),
+            Codec::Lossless | Codec::LosslessStored => (0, 0, false),
             Codec::Jpeg => (low.to_bits(), high.to_bits(), v.scale == Scale::Log),
         },
     };

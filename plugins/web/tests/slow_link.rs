@@ -3,7 +3,8 @@
 //! tests/slowlink.py), with headless Chromium as the client. Asserts: the page keeps
 //! painting, frame age stays bounded (no backlog), the server's memory stays flat, and
 //! acquisition is untouched (a lossless `discard` beside it gets every frame).
-//! Skipped, with a message, only where `unshare -n` is not permitted.
+//! 2048² u16 frames at 100 Hz. Skipped, with a message, only where `unshare -n` is not
+//! permitted.
 
 mod common;
 
@@ -37,8 +38,8 @@ name = "web-slow-link"
 
 [sources.det]
 plugin = {det}
-width = 1024
-height = 1024
+width = 2048
+height = 2048
 dtype = "u16"
 rate_hz = 100
 pattern = "bars"
@@ -106,12 +107,12 @@ bind = "127.0.0.1:0"
         produced
     );
     let c = common::counters(&report, "web");
-    // No backlog: 95 % of frames are painted within 2 s of acquisition. The issue's
-    // target is well under a second (the bench's table, on a quiet machine); the bound
-    // here leaves room for a loaded CI machine, whose software-rendered Chromium and
-    // nice +10 server threads are slow — a pushed stream would age by the seconds its
-    // socket buffers hold, and keep ageing.
+    // No backlog: 95 % of frames are painted within a second of acquisition (the issue:
+    // "well under a second" for 2048² u16 at 100 Hz over 10 Mbit/s; 160–210 ms on a quiet
+    // machine, see the README's table). The bound leaves room for a loaded CI machine,
+    // whose software-rendered Chromium and nice +10 server threads are slow; a pushed
+    // stream would age by the seconds its socket buffers hold, and keep ageing.
     let p95 = c["frame_age_p95_ms"].as_u64().unwrap();
     eprintln!("slow link: {c:#}\nsamples: {samples:?}");
-    assert!(p95 <= 2000, "frame age p95 {p95} ms at 10 Mbit/s: {c:#}");
+    assert!(p95 <= 1000, "frame age p95 {p95} ms at 10 Mbit/s: {c:#}");
 }
