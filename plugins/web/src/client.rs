@@ -126,6 +126,10 @@ struct Link {
     /// Size of the last lossless payload per pixel sent (bytes), for the codec choice.
     lossless_bytes_per_px: f64,
     codec: Codec,
+    /// Stored frames are not tried again before this (after they proved too big for the
+    /// link), and the hold-off after the next failed try.
+    stored_retry_at: Instant,
+    stored_backoff: Duration,
 }
 
 /// Serves one browser until it leaves or the pipeline stops.
@@ -164,6 +168,8 @@ pub fn serve<F: ViewFrame + FrameMeta + Sync>(
         // seconds (1024² ≈ 1 MB: ~1 s at 10 Mbit/s) before the goodput is even known. The
         // first acknowledgement measures the link, and a fast one switches to lossless.
         codec: Codec::Jpeg,
+        stored_retry_at: now,
+        stored_backoff: STORED_BACKOFF,
     };
     let mut acked: u64 = 0;
     let mut pending_flush = false;
@@ -387,6 +393,10 @@ fn on_ack<F>(link: &mut Link, hub: &Hub<F>, f: &InFlight, busy_ms: f64) {
 /// this often: deflate would then cost CPU (~30 ms for a 1024² u16 view) without buying
 /// frames.
 const STORED_MIN_FPS: f64 = 30.0;
+/// First hold-off before stored frames are tried again after they proved too big for the
+/// link (doubling up to a minute): goodput measured with small messages overestimates a
+/// link with a burst allowance (a token bucket), so a try can fail; it must not flap.
+const STORED_BACKOFF: Duration = Duration::from_secs(5);
 
 /// Chooses the codec for this view (with hysteresis in automatic quality, and between
 /// deflated and stored lossless frames).
@@ -415,10 +425,17 @@ fn choose_codec(
         Codec::Jpeg
     } else {
         let stored_needed = raw_bytes_per_px * pixels * STORED_MIN_FPS;
+        let now = Instant::now();
         match (link.codec, link.goodput) {
-            (Codec::LosslessStored, Some(g)) if g < stored_needed * 0.8 => Codec::Lossless,
+            (Codec::LosslessStored, Some(g)) if g < stored_needed * 0.8 => {
+                link.stored_retry_at = now + link.stored_backoff;
+                link.stored_backoff = (link.stored_backoff * 2).min(Duration::from_secs(60));
+                Codec::Lossless
+            }
             (Codec::LosslessStored, _) => Codec::LosslessStored,
-            (_, Some(g)) if g > stored_needed * 1.25 => Codec::LosslessStored,
+            (_, Some(g)) if g > stored_needed * 1.25 && now >= link.stored_retry_at => {
+                Codec::LosslessStored
+            }
             _ => Codec::Lossless,
         }
     };
