@@ -24,7 +24,7 @@ use tungstenite::{Message, WebSocket};
 
 use crate::config::FlowControl;
 use crate::encode::{self, Codec, Region, Scratch, Window};
-use crate::hub::{FrameMeta, Hub, Prepared, ViewKey};
+use crate::hub::{self, FrameMeta, Hub, Prepared, ViewKey};
 
 /// How long a read waits for the browser before the loop looks for a new frame.
 const POLL: Duration = Duration::from_millis(4);
@@ -270,6 +270,7 @@ pub fn serve<F: ViewFrame + FrameMeta + Sync>(
             .load(Ordering::Relaxed)
             .saturating_sub(received_at_start)
             .saturating_sub(acked + in_flight.len() as u64);
+        let cpu = hub::thread_cpu();
         let bytes = build_message(
             &frame,
             v,
@@ -291,13 +292,14 @@ pub fn serve<F: ViewFrame + FrameMeta + Sync>(
             bytes,
             frame_ts_ns: frame.timestamp_ns,
         });
-        drop(frame);
         last_send = Instant::now();
         hub.stats.frames_sent.fetch_add(1, Ordering::Relaxed);
         hub.stats
             .bytes_sent
             .fetch_add(bytes as u64, Ordering::Relaxed);
         pending_flush = write(&mut ws, Message::binary(std::mem::take(&mut message)))?;
+        frame.add_cost(hub::thread_cpu().saturating_sub(cpu));
+        drop(frame);
     }
 }
 

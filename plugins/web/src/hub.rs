@@ -86,7 +86,8 @@ pub struct Prepared<F> {
     encodings: Mutex<HashMap<ViewKey, EncodedSlot>>,
     /// When it was prepared.
     prepared_at: Instant,
-    /// CPU time spent on it so far (preparing, encoding), ns.
+    /// CPU time spent on it so far (preparing, encoding, sending, by all client threads),
+    /// ns.
     cost_ns: AtomicU64,
 }
 
@@ -114,16 +115,12 @@ impl<F: ViewFrame> Prepared<F> {
                 .unwrap_or_else(PoisonError::into_inner);
             map.entry(key).or_default().clone()
         };
-        slot.get_or_init(|| {
-            let t = Instant::now();
-            let e = make().map(Arc::new);
-            self.add_cost(t.elapsed());
-            e
-        })
-        .clone()
+        slot.get_or_init(|| make().map(Arc::new)).clone()
     }
 
-    fn add_cost(&self, d: Duration) {
+    /// Counts CPU time spent on this frame (by the client threads: encoding, building and
+    /// writing messages) against the server's budget.
+    pub fn add_cost(&self, d: Duration) {
         self.cost_ns
             .fetch_add(d.as_nanos() as u64, Ordering::Relaxed);
     }
@@ -193,6 +190,18 @@ impl AgeHistogram {
         }
         AGE_BUCKETS as u64 * 10
     }
+}
+
+/// CPU time of the calling thread (what the server's budget counts: time a thread
+/// spends waiting for the link or for the CPU is not its cost).
+pub fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid clock id and a valid out pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 /// What the sink and the client threads share.
@@ -293,11 +302,11 @@ impl<F: ViewFrame + FrameMeta> Hub<F> {
             // The previous frame is released here (unless a client is still encoding it).
             newest.current = None;
             let n = &mut *newest;
-            let t = Instant::now();
+            let cpu = thread_cpu();
             match prepare(frame, n.seq + 1, &mut n.decoder) {
                 Ok(p) => {
                     n.seq += 1;
-                    p.add_cost(t.elapsed());
+                    p.add_cost(thread_cpu().saturating_sub(cpu));
                     n.current = Some(Arc::new(p));
                 }
                 Err(e) => {
