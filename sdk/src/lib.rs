@@ -64,6 +64,7 @@ mod log_bridge;
 mod plugin;
 pub mod series;
 pub mod testing;
+pub mod thread;
 
 pub use context::{Context, Worker, now_ns};
 pub use dtype::{DType, Encoding, Pixel};

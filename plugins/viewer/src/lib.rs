@@ -13,7 +13,6 @@
 pub mod config;
 pub mod error;
 pub mod headless;
-mod priority;
 pub mod render;
 pub mod shared;
 pub mod sink;

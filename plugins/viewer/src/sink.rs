@@ -20,10 +20,10 @@ use daqflow_sdk::prelude::*;
 use crate::config::{Mode, Settings};
 use crate::error::ViewerError;
 use crate::headless::{self, SnapshotWriter};
-use crate::priority::lower_thread_priority;
 use crate::render::Gpu;
 use crate::shared::{OnDisplay, Shared};
 use crate::window;
+use daqflow_sdk::thread::lower_thread_priority;
 
 /// How the viewer runs once started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,7 +113,7 @@ impl Viewer {
         let on_display = counter_updater(ctx);
         let worker = ctx.spawn_worker("render", move |_| {
             // Rendering and PNG encoding take the CPU time acquisition leaves.
-            lower_thread_priority();
+            lower_thread_priority("viewer: the render thread");
             headless::run(shared, writer, &settings, on_display)
                 .map_err(|e| PluginError::new(format!("viewer: {e}")))
         })?;

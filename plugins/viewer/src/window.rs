@@ -16,10 +16,10 @@ use daqflow_display::ViewFrame;
 
 use crate::config::Settings;
 use crate::error::ViewerError;
-use crate::priority::lower_thread_priority;
 use crate::render::describe_adapter;
 use crate::shared::{OnDisplay, Shared};
 use crate::ui::{ViewerUi, install_renderer};
+use daqflow_sdk::thread::lower_thread_priority;
 
 /// How long `start` waits for the window and its GPU device to come up.
 const OPEN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -74,7 +74,8 @@ pub fn spawn<F: ViewFrame + Clone>(
     let thread = std::thread::Builder::new()
         .name(format!("viewer-{node}"))
         .spawn(move || {
-            lower_thread_priority();
+            // Before the GPU device exists: a software rasteriser's threads inherit it.
+            lower_thread_priority("viewer: the window thread");
             let options = eframe::NativeOptions {
                 viewport: egui::ViewportBuilder::default()
                     .with_title(title.clone())

@@ -15,7 +15,6 @@ pub mod config;
 pub mod encode;
 pub mod http;
 pub mod hub;
-mod priority;
 pub mod server;
 pub mod sink;
 

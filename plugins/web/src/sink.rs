@@ -22,8 +22,8 @@ use crate::client::ClientConfig;
 use crate::config::{FlowControl, Settings};
 use crate::http::{self, Access};
 use crate::hub::Hub;
-use crate::priority::lower_thread_priority;
 use crate::server::{Server, ServerConfig};
+use daqflow_sdk::thread::lower_thread_priority;
 
 /// How often `consume` refreshes the counters.
 const COUNTER_INTERVAL: Duration = Duration::from_millis(250);
@@ -143,7 +143,7 @@ impl Sink for Web {
         let log_ctx = ctx.clone();
         let server = Server::start(addr, self.hub.clone(), cfg, move || {
             log_ctx.bind_log_thread();
-            lower_thread_priority();
+            lower_thread_priority("web: a server thread");
         })
         .map_err(|e| PluginError::new(format!("web: {e}")))?;
         let host = if addr.ip().is_unspecified() {
