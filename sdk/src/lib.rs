@@ -65,6 +65,7 @@ mod plugin;
 pub mod series;
 pub mod testing;
 pub mod thread;
+pub mod time;
 
 pub use context::{Context, Worker, now_ns};
 pub use dtype::{DType, Encoding, Pixel};

@@ -187,7 +187,7 @@ impl StreamSink {
         let s = Series {
             id,
             unique_id: format!("daqflow-{}-{t0}-{id}", ctx.node_name()),
-            arm_date: encode::rfc3339(t0),
+            arm_date: daqflow_sdk::time::rfc3339_utc(t0),
             t0_ns: t0,
             format: (
                 frame.dtype(),
