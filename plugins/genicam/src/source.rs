@@ -47,6 +47,10 @@ struct Counts {
     delivered: u64,
     incomplete: u64,
     incomplete_dropped: u64,
+    /// Buffers whose frame id is not above the last delivered one (an incomplete buffer
+    /// released after a newer frame, a duplicate): dropped, so numbers always increase.
+    out_of_order: u64,
+    last_delivered: Option<u64>,
     timeouts: u64,
     /// Status of a buffer that was neither complete nor incomplete data (aborted, ...).
     other_failures: u64,
@@ -70,13 +74,17 @@ impl FrameIds {
             return None;
         }
         // A wrap goes from near the top of the 16-bit range to near its bottom; anything
-        // else (a late frame, a reorder) is not one.
-        if let Some(last) = self.last
-            && last <= 0xFFFF
-            && last > 0xFFFF - 0x4000
-            && id < 0x4000
-        {
-            self.epoch += 0xFFFF;
+        // else (a late frame, a reorder) is not one, and does not move `last` back.
+        let near_top = |v: u64| v > 0xFFFF - 0x4000 && v <= 0xFFFF;
+        if let Some(last) = self.last {
+            if near_top(last) && id < 0x4000 {
+                self.epoch += 0xFFFF;
+            } else if last < 0x4000 && near_top(id) && self.epoch >= 0xFFFF {
+                // A late buffer from before the last wrap.
+                return Some(self.epoch - 0xFFFF + id);
+            } else if id < last {
+                return Some(self.epoch + id);
+            }
         }
         self.last = Some(id);
         Some(self.epoch + id)
@@ -275,6 +283,16 @@ impl Source for Genicam {
             }
         };
         let id = run.ids.extend(popped.buffer.frame_id());
+        if let Some(n) = id
+            && run.counts.last_delivered.is_some_and(|last| n <= last)
+        {
+            run.counts.out_of_order += 1;
+            log::debug!(
+                "{}: frame {n} ({status:?}) arrived after a newer one: dropped",
+                run.label
+            );
+            return Ok(Next::Continue);
+        }
         if let Some(id) = id {
             run.counts.first_id.get_or_insert(id);
             run.counts.last_id = run.counts.last_id.max(id);
@@ -319,6 +337,7 @@ impl Source for Genicam {
         drop(popped.buffer);
         ctx.emit(frame)?;
         run.counts.delivered += 1;
+        run.counts.last_delivered = Some(id);
         if run.counts.delivered.is_multiple_of(32) {
             run.report(ctx);
         }
@@ -416,6 +435,7 @@ impl Run {
         ctx.set_counter("frames_delivered", c.delivered);
         ctx.set_counter("frames_incomplete", c.incomplete);
         ctx.set_counter("frames_incomplete_dropped", c.incomplete_dropped);
+        ctx.set_counter("frames_out_of_order", c.out_of_order);
         ctx.set_counter("timeouts", c.timeouts);
         ctx.set_counter("buffers_other_status", c.other_failures);
         // Frames the camera numbered between the first and the last we delivered but
@@ -438,8 +458,15 @@ mod tests {
             .collect();
         assert_eq!(got, [65533, 65534, 65535, 65536, 65537]);
         let mut ids = FrameIds::default();
-        let got = [5u64, 7, 6].map(|i| ids.extend(i).unwrap());
-        assert_eq!(got, [5, 7, 6], "reorders are not wraps");
+        let got = [5u64, 7, 6, 8].map(|i| ids.extend(i).unwrap());
+        assert_eq!(got, [5, 7, 6, 8], "reorders are not wraps");
+        let mut ids = FrameIds::default();
+        let got = [65534u64, 2, 65535, 3].map(|i| ids.extend(i).unwrap());
+        assert_eq!(
+            got,
+            [65534, 65537, 65535, 65538],
+            "a late buffer from before a wrap"
+        );
         let mut ids = FrameIds::default();
         assert_eq!(ids.extend(65000), Some(65000));
         assert_eq!(ids.extend(0), None, "id 0 is invalid, not a wrap");

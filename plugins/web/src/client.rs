@@ -164,9 +164,10 @@ pub fn serve<F: ViewFrame + FrameMeta + Sync>(
         fps_since: now,
         fps: 0.0,
         lossless_bytes_per_px: 1.0,
-        // Automatic quality starts small: on a slow link a first lossless frame would take
-        // seconds (1024² ≈ 1 MB: ~1 s at 10 Mbit/s) before the goodput is even known. The
-        // first acknowledgement measures the link, and a fast one switches to lossless.
+        // Automatic quality starts small for large views: on a slow link a first lossless
+        // frame would take seconds (1024² ≈ 1 MB: ~1 s at 10 Mbit/s) before the goodput is
+        // even known. The first acknowledgement measures the link, and a fast one
+        // switches to lossless (see `choose_codec`).
         codec: Codec::Jpeg,
         stored_retry_at: now,
         stored_backoff: STORED_BACKOFF,
@@ -395,6 +396,11 @@ fn on_ack<F>(link: &mut Link, hub: &Hub<F>, f: &InFlight, busy_ms: f64) {
 /// this often: deflate would then cost CPU (~30 ms for a 1024² u16 view) without buying
 /// frames.
 const STORED_MIN_FPS: f64 = 30.0;
+/// Automatic quality starts lossless for views this small (est. deflated bytes: ~0.1 s at
+/// 10 Mbit/s), JPEG for larger ones until the link is measured. The goodput measured
+/// with small messages is bounded by latency rather than bandwidth, so starting small
+/// views in JPEG could keep them there on a fast link with a busy browser.
+const SMALL_LOSSLESS_BYTES: f64 = 128.0 * 1024.0;
 /// First hold-off before stored frames are tried again after they proved too big for the
 /// link (doubling up to a minute): goodput measured with small messages overestimates a
 /// link with a burst allowance (a token bucket), so a try can fail; it must not flap.
@@ -413,7 +419,9 @@ fn choose_codec(
         Quality::Lossless => true,
         Quality::Lossy => false,
         Quality::Auto => match link.goodput {
-            None => link.codec != Codec::Jpeg,
+            // Before the first acknowledgement: lossless when the frame is small enough
+            // to cross even a slow link quickly, JPEG otherwise.
+            None => link.lossless_bytes_per_px * pixels <= SMALL_LOSSLESS_BYTES,
             Some(g) => {
                 let needed = link.lossless_bytes_per_px * pixels * cfg.lossless_min_fps;
                 match link.codec {
