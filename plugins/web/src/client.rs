@@ -132,6 +132,27 @@ struct Link {
     stored_backoff: Duration,
 }
 
+impl Link {
+    fn new(now: Instant) -> Self {
+        Self {
+            goodput: None,
+            samples: VecDeque::with_capacity(GOODPUT_SAMPLES),
+            last_arrival: None,
+            age_ms: 0.0,
+            fps_count: 0,
+            fps_since: now,
+            fps: 0.0,
+            lossless_bytes_per_px: 1.0,
+            // Until the first choice: `choose_codec` starts large views in JPEG (a first
+            // lossless 1024² frame takes ~1 s at 10 Mbit/s, before the goodput is even
+            // known) and small ones lossless.
+            codec: Codec::Jpeg,
+            stored_retry_at: now,
+            stored_backoff: STORED_BACKOFF,
+        }
+    }
+}
+
 /// Serves one browser until it leaves or the pipeline stops.
 pub fn serve<F: ViewFrame + FrameMeta + Sync>(
     mut ws: WebSocket<TcpStream>,
@@ -155,23 +176,7 @@ pub fn serve<F: ViewFrame + FrameMeta + Sync>(
     let received_at_start = hub.stats.received.load(Ordering::Relaxed);
     let mut view: Option<View> = None;
     let mut in_flight: VecDeque<InFlight> = VecDeque::with_capacity(cfg.credit + 1);
-    let mut link = Link {
-        goodput: None,
-        samples: VecDeque::with_capacity(GOODPUT_SAMPLES),
-        last_arrival: None,
-        age_ms: 0.0,
-        fps_count: 0,
-        fps_since: now,
-        fps: 0.0,
-        lossless_bytes_per_px: 1.0,
-        // Automatic quality starts small for large views: on a slow link a first lossless
-        // frame would take seconds (1024² ≈ 1 MB: ~1 s at 10 Mbit/s) before the goodput is
-        // even known. The first acknowledgement measures the link, and a fast one
-        // switches to lossless (see `choose_codec`).
-        codec: Codec::Jpeg,
-        stored_retry_at: now,
-        stored_backoff: STORED_BACKOFF,
-    };
+    let mut link = Link::new(now);
     let mut acked: u64 = 0;
     let mut pending_flush = false;
     let mut last_frame_seq = 0u64;
@@ -540,4 +545,83 @@ fn build_message<F: ViewFrame + FrameMeta>(
     out.extend_from_slice(&header);
     out.extend_from_slice(&encoded.payload);
     Ok(out.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> ClientConfig {
+        ClientConfig {
+            credit: 2,
+            flow: FlowControl::Credit,
+            max_fps: 60.0,
+            lossless_min_fps: 10.0,
+            jpeg_quality: 85,
+            max_side: 4096,
+            hello: String::new(),
+        }
+    }
+
+    #[test]
+    fn auto_quality_starts_small_views_lossless_and_large_ones_jpeg() {
+        let mut link = Link::new(Instant::now());
+        let small = 300.0 * 200.0;
+        assert_eq!(
+            choose_codec(&mut link, Quality::Auto, small, 2.0, &cfg()),
+            Codec::Lossless
+        );
+        let mut link = Link::new(Instant::now());
+        let large = 1024.0 * 1024.0;
+        assert_eq!(
+            choose_codec(&mut link, Quality::Auto, large, 2.0, &cfg()),
+            Codec::Jpeg
+        );
+        // A measured 100 MB/s carries 1 MB lossless frames 100 times a second: lossless,
+        // and raw 2 MB frames 50 times (> 30 × 1.25): stored.
+        link.goodput = Some(100e6);
+        assert_eq!(
+            choose_codec(&mut link, Quality::Auto, large, 2.0, &cfg()),
+            Codec::LosslessStored
+        );
+        // A forced quality wins whatever the link.
+        link.goodput = Some(1e3);
+        assert_eq!(
+            choose_codec(&mut link, Quality::Lossless, large, 2.0, &cfg()),
+            Codec::Lossless
+        );
+        assert_eq!(
+            choose_codec(&mut link, Quality::Lossy, large, 2.0, &cfg()),
+            Codec::Jpeg
+        );
+    }
+
+    #[test]
+    fn stored_frames_that_prove_too_big_are_held_off() {
+        let mut link = Link::new(Instant::now());
+        let large = 1024.0 * 1024.0;
+        link.codec = Codec::LosslessStored;
+        // 40 MB/s: raw frames 20 times a second, below 30 × 0.8 → deflate again...
+        link.goodput = Some(40e6);
+        assert_eq!(
+            choose_codec(&mut link, Quality::Auto, large, 2.0, &cfg()),
+            Codec::Lossless
+        );
+        // ...and a burst that looks fast does not switch back before the hold-off.
+        link.goodput = Some(1e9);
+        assert_eq!(
+            choose_codec(&mut link, Quality::Auto, large, 2.0, &cfg()),
+            Codec::Lossless
+        );
+        assert_eq!(
+            link.stored_backoff,
+            STORED_BACKOFF * 2,
+            "the next hold-off doubles"
+        );
+        link.stored_retry_at = Instant::now();
+        assert_eq!(
+            choose_codec(&mut link, Quality::Auto, large, 2.0, &cfg()),
+            Codec::LosslessStored
+        );
+    }
 }
