@@ -15,8 +15,10 @@ use std::collections::VecDeque;
 use std::io::ErrorKind;
 use std::net::TcpStream;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use daqflow_display::{Scale, ViewFrame};
 use daqflow_sdk::now_ns;
 use serde::Deserialize;
@@ -153,6 +155,57 @@ impl Link {
     }
 }
 
+/// Message buffers of one client, back from tungstenite once it has written (and
+/// dropped) them: a client reuses the same few buffers instead of allocating one per
+/// sent frame.
+#[derive(Default, Clone)]
+struct Spare(Arc<Mutex<Vec<Vec<u8>>>>);
+
+/// Buffers a client keeps: one being written, one being built, one in reserve.
+const SPARE_BUFFERS: usize = 3;
+
+impl Spare {
+    /// An empty buffer (with the capacity of an earlier message when there is one).
+    fn take(&self) -> Vec<u8> {
+        let mut b = self
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop()
+            .unwrap_or_default();
+        b.clear();
+        b
+    }
+
+    /// `buf` as a message payload that comes back here when tungstenite drops it.
+    fn wrap(&self, buf: Vec<u8>) -> Bytes {
+        Bytes::from_owner(Recycled {
+            buf,
+            home: self.clone(),
+        })
+    }
+}
+
+struct Recycled {
+    buf: Vec<u8>,
+    home: Spare,
+}
+
+impl AsRef<[u8]> for Recycled {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf
+    }
+}
+
+impl Drop for Recycled {
+    fn drop(&mut self) {
+        let mut spare = self.home.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if spare.len() < SPARE_BUFFERS {
+            spare.push(std::mem::take(&mut self.buf));
+        }
+    }
+}
+
 /// Serves one browser until it leaves or the pipeline stops.
 pub fn serve<F: ViewFrame + FrameMeta + Sync>(
     mut ws: WebSocket<TcpStream>,
@@ -183,7 +236,7 @@ pub fn serve<F: ViewFrame + FrameMeta + Sync>(
     let mut msg_seq = 0u64;
     let mut last_send = now - Duration::from_secs(1);
     let mut scratch = Scratch::default();
-    let mut message = Vec::new();
+    let spare = Spare::default();
     let min_interval = Duration::from_secs_f64(1.0 / cfg.max_fps);
 
     loop {
@@ -277,6 +330,7 @@ pub fn serve<F: ViewFrame + FrameMeta + Sync>(
             .saturating_sub(received_at_start)
             .saturating_sub(acked + in_flight.len() as u64);
         let cpu = hub::thread_cpu();
+        let mut message = spare.take();
         let bytes = build_message(
             &frame,
             v,
@@ -303,7 +357,7 @@ pub fn serve<F: ViewFrame + FrameMeta + Sync>(
         hub.stats
             .bytes_sent
             .fetch_add(bytes as u64, Ordering::Relaxed);
-        pending_flush = write(&mut ws, Message::binary(std::mem::take(&mut message)))?;
+        pending_flush = write(&mut ws, Message::Binary(spare.wrap(message)))?;
         frame.add_cost(hub::thread_cpu().saturating_sub(cpu));
         drop(frame);
     }
@@ -594,6 +648,23 @@ mod tests {
             choose_codec(&mut link, Quality::Lossy, large, 2.0, &cfg()),
             Codec::Jpeg
         );
+    }
+
+    #[test]
+    fn message_buffers_come_back_once_written() {
+        let spare = Spare::default();
+        let mut b = spare.take();
+        b.extend_from_slice(&[7; 4096]);
+        let ptr = b.as_ptr();
+        let bytes = spare.wrap(b);
+        assert_eq!(&bytes[..3], &[7, 7, 7]);
+        let copy = bytes.clone();
+        drop(bytes);
+        assert_eq!(spare.0.lock().unwrap().len(), 0, "still referenced");
+        drop(copy);
+        let again = spare.take();
+        assert!(again.is_empty() && again.capacity() >= 4096);
+        assert_eq!(again.as_ptr(), ptr, "the same allocation, reused");
     }
 
     #[test]
