@@ -451,7 +451,7 @@ fn on_ack<F>(link: &mut Link, hub: &Hub<F>, f: &InFlight, busy_ms: f64) {
     }
 }
 
-/// Lossless frames go uncompressed (stored zlib blocks) while the link carries raw frames
+/// Lossless frames go raw (neither shuffled nor deflated) while the link carries them
 /// this often: deflate would then cost CPU (~30 ms for a 1024² u16 view) without buying
 /// frames.
 const STORED_MIN_FPS: f64 = 30.0;

@@ -16,9 +16,9 @@ use flate2::{Compress, Compression, FlushCompress, Status};
 pub enum Codec {
     /// Exact binned values: byte-shuffled, zlib (deflate at its fastest level).
     Lossless,
-    /// The same zlib stream with stored (uncompressed) blocks, for links fast enough to
-    /// carry raw frames: deflating would cost CPU without buying frames. The page reads
-    /// it exactly like [`Codec::Lossless`].
+    /// The binned values as they are (little-endian, not shuffled: `raw` on the wire), for
+    /// links fast enough to carry raw frames: deflating and shuffling would cost CPU on
+    /// both ends without buying frames.
     LosslessStored,
     /// 8-bit JPEG of the values mapped through the contrast window.
     Jpeg,
@@ -28,7 +28,8 @@ impl Codec {
     /// Name in the frame header.
     pub fn name(self) -> &'static str {
         match self {
-            Codec::Lossless | Codec::LosslessStored => "deflate",
+            Codec::Lossless => "deflate",
+            Codec::LosslessStored => "raw",
             Codec::Jpeg => "jpeg",
         }
     }
@@ -294,14 +295,24 @@ pub fn encode(
     let (w, h) = bin_region(image, region, bin, &mut scratch.binned);
     let dtype = wire_dtype(image.dtype());
     match codec {
-        Codec::Lossless | Codec::LosslessStored => {
+        Codec::LosslessStored => {
+            // The binned buffer becomes the payload (the next encoding grows a new one).
+            let mut payload = std::mem::take(&mut scratch.binned);
+            if cfg!(target_endian = "big") {
+                for v in payload.chunks_exact_mut(dtype.size_bytes()) {
+                    v.reverse();
+                }
+            }
+            Ok(Encoded {
+                w,
+                h,
+                dtype,
+                payload,
+            })
+        }
+        Codec::Lossless => {
             byte_shuffle(&scratch.binned, dtype.size_bytes(), &mut scratch.shuffled);
-            let level = if codec == Codec::Lossless {
-                Compression::fast()
-            } else {
-                Compression::none()
-            };
-            let payload = zlib(&scratch.shuffled, level);
+            let payload = zlib(&scratch.shuffled);
             Ok(Encoded {
                 w,
                 h,
@@ -369,17 +380,12 @@ pub fn byte_shuffle(values: &[u8], size: usize, out: &mut Vec<u8>) {
     }
 }
 
-/// A zlib stream (RFC 1950, what `DecompressionStream('deflate')` reads) at `level`:
-/// the fastest one (on a fast link time matters more than bytes, on a slow one JPEG takes
-/// over) or none (stored blocks).
-pub fn zlib(data: &[u8], level: Compression) -> Vec<u8> {
-    let mut c = Compress::new(level, true);
-    let cap = if level == Compression::none() {
-        data.len() + data.len() / 16_000 * 5 + 64
-    } else {
-        data.len() / 2 + 64
-    };
-    let mut out = Vec::with_capacity(cap);
+/// A zlib stream (RFC 1950, what `DecompressionStream('deflate')` reads) at the fastest
+/// level: on a fast link time matters more than bytes (and the fastest links get raw
+/// frames), on a slow one JPEG takes over.
+pub fn zlib(data: &[u8]) -> Vec<u8> {
+    let mut c = Compress::new(Compression::fast(), true);
+    let mut out = Vec::with_capacity(data.len() / 2 + 64);
     loop {
         let consumed = c.total_in() as usize;
         match c.compress_vec(&data[consumed..], &mut out, FlushCompress::Finish) {
@@ -543,18 +549,22 @@ mod tests {
                 &mut Scratch::default(),
             )
             .unwrap();
-            let mut planes = Vec::new();
-            flate2::read::ZlibDecoder::new(&e.payload[..])
-                .read_to_end(&mut planes)
-                .unwrap();
             let n = values.len();
-            let back: Vec<u16> = (0..n)
-                .map(|i| u16::from_le_bytes([planes[i], planes[n + i]]))
-                .collect();
+            let back: Vec<u16> = if codec == Codec::Lossless {
+                let mut planes = Vec::new();
+                flate2::read::ZlibDecoder::new(&e.payload[..])
+                    .read_to_end(&mut planes)
+                    .unwrap();
+                (0..n)
+                    .map(|i| u16::from_le_bytes([planes[i], planes[n + i]]))
+                    .collect()
+            } else {
+                e.payload
+                    .chunks_exact(2)
+                    .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                    .collect()
+            };
             assert_eq!(back, values, "{codec:?}");
-            if codec == Codec::LosslessStored {
-                assert!(e.payload.len() > 2 * n, "stored blocks are not compressed");
-            }
         }
     }
 

@@ -77,9 +77,9 @@ bind = "127.0.0.1:{port}"
     let result: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("result.json")).unwrap()).unwrap();
     let h = &result["header"];
-    assert_eq!(
-        (h["codec"].as_str(), h["bin"].as_u64()),
-        (Some("deflate"), Some(1)),
+    // Lossless: raw on loopback (the link carries raw frames), deflate on slower links.
+    assert!(
+        matches!(h["codec"].as_str(), Some("raw" | "deflate")) && h["bin"] == 1,
         "{result:#}"
     );
     let (w, hh) = (

@@ -170,6 +170,11 @@ async function decode(buf) {
     const bitmap = await createImageBitmap(new Blob([payload], { type: 'image/jpeg' }));
     return { header, bitmap };
   }
+  if (header.codec === 'raw') {              // the values as they are, little-endian
+    const copy = payload.slice();            // aligned for the typed array
+    const values = header.wire === 'u16' ? new Uint16Array(copy.buffer) : header.wire === 'u32' ? new Uint32Array(copy.buffer) : new Float32Array(copy.buffer);
+    return { header, values };
+  }
   const stream = new Blob([payload]).stream().pipeThrough(new DecompressionStream('deflate'));
   const planes = new Uint8Array(await new Response(stream).arrayBuffer());
   const n = header.w * header.h, size = header.wire === 'u16' ? 2 : 4;
