@@ -8,13 +8,14 @@
 //! newest prepared frame and its shared encodings, counters), [`encode`] (binning,
 //! byte-shuffle + zlib, JPEG), [`server`] (listener and connection threads), [`http`]
 //! (request parsing, token/Host/Origin checks, handshake, the page), [`client`] (one
-//! browser: credit, goodput, codec choice), `priority` (server threads at nice +10).
+//! browser: credit, messages), `link` (goodput, frame age, codec choice).
 
 pub mod client;
 pub mod config;
 pub mod encode;
 pub mod http;
 pub mod hub;
+mod link;
 pub mod server;
 pub mod sink;
 
