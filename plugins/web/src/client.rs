@@ -11,19 +11,18 @@
 //! the codec of the next frame (see `crate::link`).
 
 use std::collections::VecDeque;
-use std::io::ErrorKind;
+use std::io::{ErrorKind, IoSlice, Write};
 use std::net::TcpStream;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use daqflow_display::{Scale, ViewFrame};
 use serde::Deserialize;
 use tungstenite::{Message, WebSocket};
 
 use crate::config::FlowControl;
-use crate::encode::{self, Codec, Region, Scratch, Window};
+use crate::encode::{self, Codec, Encoded, Region, Scratch, Window};
 use crate::hub::{self, FrameMeta, Hub, Prepared, ViewKey};
 use crate::link::{InFlight, Link, Quality, choose_codec, on_ack};
 
@@ -89,54 +88,61 @@ struct View {
     paused: bool,
 }
 
-/// Message buffers of one client, back from tungstenite once it has written (and
-/// dropped) them: a client reuses the same few buffers instead of allocating one per
-/// sent frame.
-#[derive(Default, Clone)]
-struct Spare(Arc<Mutex<Vec<Vec<u8>>>>);
-
-/// Buffers a client keeps: one being written, one being built, one in reserve.
-const SPARE_BUFFERS: usize = 3;
-
-impl Spare {
-    /// An empty buffer (with the capacity of an earlier message when there is one).
-    fn take(&self) -> Vec<u8> {
-        let mut b = self
-            .0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop()
-            .unwrap_or_default();
-        b.clear();
-        b
-    }
-
-    /// `buf` as a message payload that comes back here when tungstenite drops it.
-    fn wrap(&self, buf: Vec<u8>) -> Bytes {
-        Bytes::from_owner(Recycled {
-            buf,
-            home: self.clone(),
-        })
-    }
+/// A frame message written straight to the socket: the WebSocket frame header, the
+/// message header and the shared encoding, without copying the payload into a message
+/// buffer or into tungstenite's write buffer (for a full-resolution view, two copies of
+/// a few MB per sent frame). Small text messages still go through tungstenite; the two
+/// never interleave (see `serve`).
+struct Outgoing {
+    /// WebSocket frame header, then the 4-byte header length and the JSON header.
+    head: Vec<u8>,
+    payload: Arc<Encoded>,
+    written: usize,
 }
 
-struct Recycled {
-    buf: Vec<u8>,
-    home: Spare,
-}
-
-impl AsRef<[u8]> for Recycled {
-    fn as_ref(&self) -> &[u8] {
-        &self.buf
+impl Outgoing {
+    fn len(&self) -> usize {
+        self.head.len() + self.payload.payload.len()
     }
-}
 
-impl Drop for Recycled {
-    fn drop(&mut self) {
-        let mut spare = self.home.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if spare.len() < SPARE_BUFFERS {
-            spare.push(std::mem::take(&mut self.buf));
+    /// Writes what the socket takes now; true once the whole message is written.
+    fn write_some(&mut self, sock: &mut TcpStream) -> Result<bool, String> {
+        while self.written < self.len() {
+            let (head, body) = (&self.head, &self.payload.payload);
+            let parts = if self.written < head.len() {
+                [IoSlice::new(&head[self.written..]), IoSlice::new(body)]
+            } else {
+                [
+                    IoSlice::new(&body[self.written - head.len()..]),
+                    IoSlice::new(&[]),
+                ]
+            };
+            match sock.write_vectored(&parts) {
+                Ok(0) => return Err("writing to the browser: connection closed".into()),
+                Ok(n) => self.written += n,
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    return Ok(false);
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(format!("writing to the browser: {e}")),
+            }
         }
+        Ok(true)
+    }
+}
+
+/// Appends the header of an unmasked, final, binary WebSocket frame of `len` bytes
+/// (RFC 6455 §5.2; a server never masks).
+fn ws_binary_header(len: usize, out: &mut Vec<u8>) {
+    out.push(0x82);
+    if len < 126 {
+        out.push(len as u8);
+    } else if let Ok(len) = u16::try_from(len) {
+        out.push(126);
+        out.extend_from_slice(&len.to_be_bytes());
+    } else {
+        out.push(127);
+        out.extend_from_slice(&(len as u64).to_be_bytes());
     }
 }
 
@@ -170,16 +176,22 @@ pub fn serve<F: ViewFrame + FrameMeta + Sync>(
     let mut msg_seq = 0u64;
     let mut last_send = now - Duration::from_secs(1);
     let mut scratch = Scratch::default();
-    let spare = Spare::default();
+    // The frame being written (at most one: the next is built once it has left), and
+    // the header buffer of the next one.
+    let mut outgoing: Option<Outgoing> = None;
+    let mut head = Vec::new();
+    // Set when the browser pinged while a frame was half written: tungstenite answers
+    // from its next read, which must wait for the frame to end.
+    let mut hold_reads = false;
     let min_interval = Duration::from_secs_f64(1.0 / cfg.max_fps);
 
     loop {
         if hub.stopping.load(Ordering::Acquire) {
-            say_stopped(&mut ws);
+            say_stopped(&mut ws, outgoing.as_mut());
             return Ok(());
         }
         // Everything the browser sent (returns after POLL when it sent nothing).
-        loop {
+        while !hold_reads {
             match ws.read() {
                 Ok(Message::Text(t)) => match serde_json::from_str::<FromClient>(&t) {
                     Ok(FromClient::View {
@@ -214,6 +226,9 @@ pub fn serve<F: ViewFrame + FrameMeta + Sync>(
                     Err(e) => log::debug!("web: ignoring a message from a browser: {e}"),
                 },
                 Ok(Message::Close(_)) => return Ok(()),
+                // tungstenite queued a pong: it must leave between two frames.
+                Ok(Message::Ping(_)) if outgoing.is_some() => hold_reads = true,
+                Ok(Message::Ping(_)) => pending_flush = true,
                 Ok(_) => {}
                 Err(tungstenite::Error::Io(e))
                     if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) =>
@@ -226,6 +241,19 @@ pub fn serve<F: ViewFrame + FrameMeta + Sync>(
                 Err(e) => return Err(format!("reading from the browser: {e}")),
             }
         }
+        if let Some(out) = outgoing.as_mut() {
+            // (Waits up to POLL for room in the socket.)
+            if !out.write_some(ws.get_mut())? {
+                continue;
+            }
+            head = outgoing.take().map(|o| o.head).unwrap_or_default();
+            if hold_reads {
+                hold_reads = false;
+                pending_flush = true;
+            }
+        }
+        // Text messages and pongs go through tungstenite, never while a frame is half
+        // written (it is finished first, above).
         if pending_flush {
             match ws.flush() {
                 Ok(()) => pending_flush = false,
@@ -264,8 +292,7 @@ pub fn serve<F: ViewFrame + FrameMeta + Sync>(
             .saturating_sub(received_at_start)
             .saturating_sub(acked + in_flight.len() as u64);
         let cpu = hub::thread_cpu();
-        let mut message = spare.take();
-        let bytes = build_message(
+        let mut out = build_message(
             &frame,
             v,
             &mut link,
@@ -274,8 +301,9 @@ pub fn serve<F: ViewFrame + FrameMeta + Sync>(
             msg_seq,
             dropped,
             &mut scratch,
-            &mut message,
+            std::mem::take(&mut head),
         )?;
+        let bytes = out.len();
         if in_flight.len() >= PUSH_RECORD {
             // Push mode (benchmarks): a bounded record, for the age of what is acknowledged.
             in_flight.pop_front();
@@ -291,7 +319,11 @@ pub fn serve<F: ViewFrame + FrameMeta + Sync>(
         hub.stats
             .bytes_sent
             .fetch_add(bytes as u64, Ordering::Relaxed);
-        pending_flush = write(&mut ws, Message::Binary(spare.wrap(message)))?;
+        if !out.write_some(ws.get_mut())? {
+            outgoing = Some(out);
+        } else {
+            head = out.head;
+        }
         frame.add_cost(hub::thread_cpu().saturating_sub(cpu));
         drop(frame);
     }
@@ -333,16 +365,27 @@ fn write_pending(ws: &mut WebSocket<TcpStream>) -> Result<bool, String> {
 }
 
 /// Tells the page the pipeline stopped, and closes (best effort, bounded in time: a
-/// frame still in the write buffer is finished first, up to a second).
-fn say_stopped(ws: &mut WebSocket<TcpStream>) {
+/// frame still being written is finished first, up to a second).
+fn say_stopped(ws: &mut WebSocket<TcpStream>, outgoing: Option<&mut Outgoing>) {
+    if let Some(out) = outgoing {
+        let t = Instant::now();
+        loop {
+            match out.write_some(ws.get_mut()) {
+                Ok(true) => break,
+                Ok(false) if t.elapsed() < Duration::from_secs(1) => {}
+                // Half a frame on the wire: nothing more can follow it.
+                _ => return,
+            }
+        }
+    }
     let _ = send_now(ws, Message::text(r#"{"type":"stopped"}"#));
     let _ = ws.close(None);
     let t = Instant::now();
     while matches!(write_pending(ws), Ok(true)) && t.elapsed() < Duration::from_secs(1) {}
 }
 
-/// Encodes (or reuses) the view of `frame` and builds the message in `out`; returns its
-/// size in bytes.
+/// Encodes (or reuses) the view of `frame` and builds the message to send, its header
+/// in `head` (a buffer to reuse).
 #[allow(clippy::too_many_arguments)]
 fn build_message<F: ViewFrame + FrameMeta>(
     frame: &Prepared<F>,
@@ -353,8 +396,8 @@ fn build_message<F: ViewFrame + FrameMeta>(
     seq: u64,
     dropped: u64,
     scratch: &mut Scratch,
-    out: &mut Vec<u8>,
-) -> Result<usize, String> {
+    mut head: Vec<u8>,
+) -> Result<Outgoing, String> {
     let region = v
         .region
         .map_or(Region::full(frame.width, frame.height), |[x, y, w, h]| {
@@ -422,33 +465,44 @@ fn build_message<F: ViewFrame + FrameMeta>(
             "in_flight": cfg.credit,
         },
     });
-    let header = serde_json::to_vec(&header).map_err(|e| e.to_string())?;
-    out.clear();
-    out.reserve(4 + header.len() + encoded.payload.len());
-    out.extend_from_slice(&(header.len() as u32).to_le_bytes());
-    out.extend_from_slice(&header);
-    out.extend_from_slice(&encoded.payload);
-    Ok(out.len())
+    // The message: the JSON header's length (u32 LE), the header, the payload; the
+    // WebSocket frame header in front of it, written once the JSON's length is known.
+    const AT: usize = 14 + 4;
+    head.clear();
+    head.resize(AT, 0);
+    serde_json::to_writer(&mut head, &header).map_err(|e| e.to_string())?;
+    let json_len = head.len() - AT;
+    let mut ws_head = Vec::<u8>::with_capacity(14);
+    ws_binary_header(4 + json_len + encoded.payload.len(), &mut ws_head);
+    let start = AT - 4 - ws_head.len();
+    head[start..AT - 4].copy_from_slice(&ws_head);
+    head[AT - 4..AT].copy_from_slice(&(json_len as u32).to_le_bytes());
+    head.drain(..start);
+    Ok(Outgoing {
+        head,
+        payload: encoded,
+        written: 0,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tungstenite::protocol::frame::Frame;
+    use tungstenite::protocol::frame::coding::{Data, OpCode};
 
     #[test]
-    fn message_buffers_come_back_once_written() {
-        let spare = Spare::default();
-        let mut b = spare.take();
-        b.extend_from_slice(&[7; 4096]);
-        let ptr = b.as_ptr();
-        let bytes = spare.wrap(b);
-        assert_eq!(&bytes[..3], &[7, 7, 7]);
-        let copy = bytes.clone();
-        drop(bytes);
-        assert_eq!(spare.0.lock().unwrap().len(), 0, "still referenced");
-        drop(copy);
-        let again = spare.take();
-        assert!(again.is_empty() && again.capacity() >= 4096);
-        assert_eq!(again.as_ptr(), ptr, "the same allocation, reused");
+    fn frame_headers_are_those_tungstenite_writes() {
+        for len in [0, 1, 125, 126, 127, 65_535, 65_536, 2 * 1024 * 1024 + 77] {
+            let payload = vec![0xA5u8; len];
+            let mut theirs = Vec::new();
+            Frame::message(payload.clone(), OpCode::Data(Data::Binary), true)
+                .format(&mut theirs)
+                .unwrap();
+            let mut ours = Vec::new();
+            ws_binary_header(len, &mut ours);
+            ours.extend_from_slice(&payload);
+            assert_eq!(ours, theirs, "payload of {len} bytes");
+        }
     }
 }
