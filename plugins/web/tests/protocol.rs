@@ -184,7 +184,9 @@ fn token_host_origin_and_client_cap() {
 }
 
 /// Lossless frames carry the exact pixels — also when the detector sends bitshuffle-LZ4
-/// chunks (decoded by the web sink only for the frames it sends).
+/// chunks (decoded by the web sink only for the frames it sends). The client pings with
+/// every acknowledgement: the pongs (written by tungstenite) and the frames (written
+/// straight to the socket) must arrive whole, never interleaved.
 #[test]
 fn lossless_frames_are_exact_also_from_bslz4_chunks() {
     let dir = tempfile::tempdir().unwrap();
@@ -196,8 +198,14 @@ fn lossless_frames_are_exact_also_from_bslz4_chunks() {
     send_view(&mut ws, 4096, 4096, "lossless");
     let mut checked = 0;
     let mut codecs = std::collections::BTreeSet::new();
+    let mut pongs = 0;
     while checked < 6 {
-        if let Message::Binary(b) = ws.read().unwrap() {
+        let msg = ws.read().unwrap();
+        if let Message::Pong(p) = &msg {
+            assert_eq!(&p[..], b"are you there", "pong {pongs}");
+            pongs += 1;
+        }
+        if let Message::Binary(b) = msg {
             {
                 let (h, payload) = split_frame(&b);
                 assert_eq!(h["bin"].as_u64(), Some(1));
@@ -232,11 +240,14 @@ fn lossless_frames_are_exact_also_from_bslz4_chunks() {
                     );
                 }
                 let a = serde_json::json!({"type": "ack", "seq": h["seq"]});
+                ws.send(Message::Ping(b"are you there".as_slice().into()))
+                    .unwrap();
                 ws.send(Message::text(a.to_string())).unwrap();
                 checked += 1;
             }
         }
     }
+    assert!(pongs >= 4, "pongs answered between frames: {pongs}");
     drop(ws);
     // The first frame, before the link is measured, is deflated; later ones are raw
     // where the link carries raw frames 30 times a second (loopback, unless loaded).
