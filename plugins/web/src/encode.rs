@@ -10,6 +10,7 @@
 use daqflow_display::{ImageRef, Mapping, Scale};
 use daqflow_sdk::DType;
 use flate2::{Compress, Compression, FlushCompress, Status};
+use std::sync::{Mutex, PoisonError};
 
 /// Which encoding a client gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -261,6 +262,8 @@ pub struct Scratch {
     mapped: Vec<u8>,
     /// u16 value → 8-bit JPEG value, for the window being encoded.
     table: Vec<u8>,
+    /// The deflate state (its windows and tables), reset for each frame.
+    deflate: Option<Compress>,
 }
 
 impl std::fmt::Debug for Scratch {
@@ -282,6 +285,37 @@ pub struct Encoded {
     pub payload: Vec<u8>,
 }
 
+/// Payload buffers of dropped encodings, for the next ones: in steady state a web node
+/// encodes into the same few allocations (frame-sized for raw views) instead of a fresh
+/// one per encoded frame. Bounded; shared by the web nodes of a process.
+static SPARE_PAYLOADS: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+const SPARE_PAYLOADS_MAX: usize = 8;
+
+/// An empty buffer with the capacity of an earlier payload when one is spare.
+fn spare_payload() -> Vec<u8> {
+    let mut v = SPARE_PAYLOADS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .pop()
+        .unwrap_or_default();
+    v.clear();
+    v
+}
+
+impl Drop for Encoded {
+    fn drop(&mut self) {
+        if self.payload.capacity() == 0 {
+            return;
+        }
+        let mut spare = SPARE_PAYLOADS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if spare.len() < SPARE_PAYLOADS_MAX {
+            spare.push(std::mem::take(&mut self.payload));
+        }
+    }
+}
+
 /// Encodes `region` of `image`, binned by `bin`, with `codec` (`window` is JPEG's contrast).
 pub fn encode(
     image: &ImageRef<'_>,
@@ -296,8 +330,8 @@ pub fn encode(
     let dtype = wire_dtype(image.dtype());
     match codec {
         Codec::LosslessStored => {
-            // The binned buffer becomes the payload (the next encoding grows a new one).
-            let mut payload = std::mem::take(&mut scratch.binned);
+            // The binned buffer becomes the payload (a spare one takes its place).
+            let mut payload = std::mem::replace(&mut scratch.binned, spare_payload());
             if cfg!(target_endian = "big") {
                 for v in payload.chunks_exact_mut(dtype.size_bytes()) {
                     v.reverse();
@@ -312,7 +346,11 @@ pub fn encode(
         }
         Codec::Lossless => {
             byte_shuffle(&scratch.binned, dtype.size_bytes(), &mut scratch.shuffled);
-            let payload = zlib(&scratch.shuffled);
+            let mut payload = spare_payload();
+            let deflate = scratch
+                .deflate
+                .get_or_insert_with(|| Compress::new(Compression::fast(), true));
+            zlib_into(deflate, &scratch.shuffled, &mut payload);
             Ok(Encoded {
                 w,
                 h,
@@ -353,7 +391,7 @@ pub fn encode(
                 u16::try_from(w).map_err(|_| format!("JPEG width {w} > 65535"))?,
                 u16::try_from(h).map_err(|_| format!("JPEG height {h} > 65535"))?,
             );
-            let mut payload = Vec::with_capacity(scratch.mapped.len() / 4);
+            let mut payload = spare_payload();
             jpeg_encoder::Encoder::new(&mut payload, jpeg_quality)
                 .encode(&scratch.mapped, jw, jh, jpeg_encoder::ColorType::Luma)
                 .map_err(|e| format!("JPEG encoding of {w}x{h}: {e}"))?;
@@ -383,13 +421,14 @@ pub fn byte_shuffle(values: &[u8], size: usize, out: &mut Vec<u8>) {
 /// A zlib stream (RFC 1950, what `DecompressionStream('deflate')` reads) at the fastest
 /// level: on a fast link time matters more than bytes (and the fastest links get raw
 /// frames), on a slow one JPEG takes over.
-pub fn zlib(data: &[u8]) -> Vec<u8> {
-    let mut c = Compress::new(Compression::fast(), true);
-    let mut out = Vec::with_capacity(data.len() / 2 + 64);
+pub fn zlib_into(c: &mut Compress, data: &[u8], out: &mut Vec<u8>) {
+    c.reset();
+    out.clear();
+    out.reserve(data.len() / 2 + 64);
     loop {
         let consumed = c.total_in() as usize;
-        match c.compress_vec(&data[consumed..], &mut out, FlushCompress::Finish) {
-            Ok(Status::StreamEnd) => return out,
+        match c.compress_vec(&data[consumed..], out, FlushCompress::Finish) {
+            Ok(Status::StreamEnd) => return,
             Ok(_) => out.reserve(out.capacity().max(4096)),
             Err(e) => unreachable!("zlib compression into a growing buffer: {e}"),
         }
@@ -531,40 +570,49 @@ mod tests {
 
     #[test]
     fn lossless_round_trips_exactly() {
-        let values: Vec<u16> = (0..64 * 48).map(|i| (i * 37 % 65536) as u16).collect();
-        let img = OwnedImage::from_u16(64, 48, &values);
-        let window = Window {
-            low: 0.0,
-            high: 1.0,
-            scale: Scale::Linear,
-        };
-        for codec in [Codec::Lossless, Codec::LosslessStored] {
-            let e = encode(
-                &img.as_ref(),
-                Region::full(64, 48),
-                1,
-                codec,
-                window,
-                85,
-                &mut Scratch::default(),
-            )
-            .unwrap();
-            let n = values.len();
-            let back: Vec<u16> = if codec == Codec::Lossless {
-                let mut planes = Vec::new();
-                flate2::read::ZlibDecoder::new(&e.payload[..])
-                    .read_to_end(&mut planes)
-                    .unwrap();
-                (0..n)
-                    .map(|i| u16::from_le_bytes([planes[i], planes[n + i]]))
-                    .collect()
-            } else {
-                e.payload
-                    .chunks_exact(2)
-                    .map(|c| u16::from_le_bytes([c[0], c[1]]))
-                    .collect()
+        // One scratch (one deflate state) for every round, and payloads recycled from
+        // the dropped encodings of earlier rounds: nothing stale may leak through.
+        let mut scratch = Scratch::default();
+        for round in 0..3u32 {
+            let values: Vec<u16> = (0..64 * 48 - round * 64)
+                .map(|i| ((i + round * 1000) * 37 % 65536) as u16)
+                .collect();
+            let h = 48 - round;
+            let img = OwnedImage::from_u16(64, h, &values);
+            let window = Window {
+                low: 0.0,
+                high: 1.0,
+                scale: Scale::Linear,
             };
-            assert_eq!(back, values, "{codec:?}");
+            for codec in [Codec::Lossless, Codec::LosslessStored] {
+                let e = encode(
+                    &img.as_ref(),
+                    Region::full(64, h),
+                    1,
+                    codec,
+                    window,
+                    85,
+                    &mut scratch,
+                )
+                .unwrap();
+                let n = values.len();
+                let back: Vec<u16> = if codec == Codec::Lossless {
+                    let mut planes = Vec::new();
+                    flate2::read::ZlibDecoder::new(&e.payload[..])
+                        .read_to_end(&mut planes)
+                        .unwrap();
+                    assert_eq!(planes.len(), 2 * n);
+                    (0..n)
+                        .map(|i| u16::from_le_bytes([planes[i], planes[n + i]]))
+                        .collect()
+                } else {
+                    e.payload
+                        .chunks_exact(2)
+                        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                        .collect()
+                };
+                assert_eq!(back, values, "{codec:?}, round {round}");
+            }
         }
     }
 
