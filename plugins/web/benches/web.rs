@@ -26,6 +26,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 const FRAMES: u64 = 20_000;
+/// Rounds of the overhead part (`DAQFLOW_BENCH_ROUNDS` for more on a noisy machine).
 const ROUNDS: usize = 3;
 const LINK_SECS: u64 = 8;
 
@@ -60,6 +61,11 @@ inputs = ["det"]
             "\n[sinks.web]\nplugin = {}\ninputs = [\"det\"]\nbind = \"127.0.0.1:0\"\n",
             plugin("web")
         ));
+        // More settings of the web node to try (e.g. `max_cpu_pct = 10`).
+        if let Ok(extra) = std::env::var("DAQFLOW_BENCH_WEB_TOML") {
+            t.push_str(&extra);
+            t.push('\n');
+        }
     }
     t
 }
@@ -138,7 +144,11 @@ fn overhead() {
     let mut ratios = vec![Vec::new(); variants.len()];
     let mut rates = vec![Vec::new(); variants.len()];
     let mut acked = vec![Vec::new(); variants.len()];
-    for round in 0..ROUNDS {
+    let rounds = std::env::var("DAQFLOW_BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(ROUNDS);
+    for round in 0..rounds {
         let order: Vec<usize> = (0..variants.len())
             .chain((0..variants.len()).rev())
             .collect();
@@ -161,7 +171,7 @@ fn overhead() {
         }
     }
     println!(
-        "web overhead: sim_detector 1024² u16 at full rate, {FRAMES} frames a run, {ROUNDS} interleaved rounds"
+        "web overhead: sim_detector 1024² u16 at full rate, {FRAMES} frames a run, {rounds} interleaved rounds"
     );
     println!(
         "  {:<26} {:>10} {:>12} {:>12} {:>16}",
