@@ -131,19 +131,27 @@ impl Outgoing {
     }
 }
 
-/// Appends the header of an unmasked, final, binary WebSocket frame of `len` bytes
-/// (RFC 6455 §5.2; a server never masks).
-fn ws_binary_header(len: usize, out: &mut Vec<u8>) {
-    out.push(0x82);
-    if len < 126 {
-        out.push(len as u8);
+/// Longest header of a server's WebSocket frame.
+const WS_HEADER_MAX: usize = 10;
+
+/// The header of an unmasked, final, binary WebSocket frame of `len` bytes, and its
+/// length (RFC 6455 §5.2; a server never masks).
+fn ws_binary_header(len: usize) -> ([u8; WS_HEADER_MAX], usize) {
+    let mut h = [0u8; WS_HEADER_MAX];
+    h[0] = 0x82;
+    let n = if len < 126 {
+        h[1] = len as u8;
+        2
     } else if let Ok(len) = u16::try_from(len) {
-        out.push(126);
-        out.extend_from_slice(&len.to_be_bytes());
+        h[1] = 126;
+        h[2..4].copy_from_slice(&len.to_be_bytes());
+        4
     } else {
-        out.push(127);
-        out.extend_from_slice(&(len as u64).to_be_bytes());
-    }
+        h[1] = 127;
+        h[2..10].copy_from_slice(&(len as u64).to_be_bytes());
+        10
+    };
+    (h, n)
 }
 
 /// Serves one browser until it leaves or the pipeline stops.
@@ -467,15 +475,14 @@ fn build_message<F: ViewFrame + FrameMeta>(
     });
     // The message: the JSON header's length (u32 LE), the header, the payload; the
     // WebSocket frame header in front of it, written once the JSON's length is known.
-    const AT: usize = 14 + 4;
+    const AT: usize = WS_HEADER_MAX + 4;
     head.clear();
     head.resize(AT, 0);
     serde_json::to_writer(&mut head, &header).map_err(|e| e.to_string())?;
     let json_len = head.len() - AT;
-    let mut ws_head = Vec::<u8>::with_capacity(14);
-    ws_binary_header(4 + json_len + encoded.payload.len(), &mut ws_head);
-    let start = AT - 4 - ws_head.len();
-    head[start..AT - 4].copy_from_slice(&ws_head);
+    let (ws_head, n) = ws_binary_header(4 + json_len + encoded.payload.len());
+    let start = AT - 4 - n;
+    head[start..AT - 4].copy_from_slice(&ws_head[..n]);
     head[AT - 4..AT].copy_from_slice(&(json_len as u32).to_le_bytes());
     head.drain(..start);
     Ok(Outgoing {
@@ -499,8 +506,8 @@ mod tests {
             Frame::message(payload.clone(), OpCode::Data(Data::Binary), true)
                 .format(&mut theirs)
                 .unwrap();
-            let mut ours = Vec::new();
-            ws_binary_header(len, &mut ours);
+            let (h, n) = ws_binary_header(len);
+            let mut ours = h[..n].to_vec();
             ours.extend_from_slice(&payload);
             assert_eq!(ours, theirs, "payload of {len} bytes");
         }
