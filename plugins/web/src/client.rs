@@ -18,7 +18,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use daqflow_display::{Scale, ViewFrame};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tungstenite::{Message, WebSocket};
 
 use crate::config::FlowControl;
@@ -392,6 +392,41 @@ fn say_stopped(ws: &mut WebSocket<TcpStream>, outgoing: Option<&mut Outgoing>) {
     while matches!(write_pending(ws), Ok(true)) && t.elapsed() < Duration::from_secs(1) {}
 }
 
+/// The JSON header of a frame message (what `app.js` reads).
+#[derive(Serialize)]
+struct FrameHeader<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    seq: u64,
+    frame: u64,
+    timestamp_ns: u64,
+    width: u32,
+    height: u32,
+    dtype: &'static str,
+    region: [u32; 4],
+    bin: u32,
+    w: u32,
+    h: u32,
+    codec: &'static str,
+    wire: &'static str,
+    window: [f64; 2],
+    summary: &'a serde_json::Value,
+    meta: &'a serde_json::Value,
+    stats: LinkStats,
+}
+
+/// The link's figures shown on the page.
+#[derive(Serialize)]
+struct LinkStats {
+    age_ms: f64,
+    fps: f64,
+    acq_fps: f64,
+    dropped: u64,
+    goodput_bps: f64,
+    clients: u32,
+    in_flight: usize,
+}
+
 /// Encodes (or reuses) the view of `frame` and builds the message to send, its header
 /// in `head` (a buffer to reuse).
 #[allow(clippy::too_many_arguments)]
@@ -446,33 +481,33 @@ fn build_message<F: ViewFrame + FrameMeta>(
     if codec == Codec::Lossless {
         link.lossless_bytes_per_px = encoded.payload.len() as f64 / pixels.max(1.0);
     }
-    let header = serde_json::json!({
-        "type": "frame",
-        "seq": seq,
-        "frame": frame.number,
-        "timestamp_ns": frame.timestamp_ns,
-        "width": frame.width,
-        "height": frame.height,
-        "dtype": frame.dtype.name(),
-        "region": [region.x, region.y, region.w, region.h],
-        "bin": bin,
-        "w": encoded.w,
-        "h": encoded.h,
-        "codec": codec.name(),
-        "wire": encoded.dtype.name(),
-        "window": [low, high],
-        "summary": frame.summary,
-        "meta": frame.meta,
-        "stats": {
-            "age_ms": link.age_ms,
-            "fps": link.fps,
-            "acq_fps": hub.acquisition_fps(),
-            "dropped": dropped,
-            "goodput_bps": link.goodput.unwrap_or(0.0) * 8.0,
-            "clients": hub.stats.clients.load(Ordering::Relaxed),
-            "in_flight": cfg.credit,
+    let header = FrameHeader {
+        kind: "frame",
+        seq,
+        frame: frame.number,
+        timestamp_ns: frame.timestamp_ns,
+        width: frame.width,
+        height: frame.height,
+        dtype: frame.dtype.name(),
+        region: [region.x, region.y, region.w, region.h],
+        bin,
+        w: encoded.w,
+        h: encoded.h,
+        codec: codec.name(),
+        wire: encoded.dtype.name(),
+        window: [low, high],
+        summary: &frame.summary,
+        meta: &frame.meta,
+        stats: LinkStats {
+            age_ms: link.age_ms,
+            fps: link.fps,
+            acq_fps: hub.acquisition_fps(),
+            dropped,
+            goodput_bps: link.goodput.unwrap_or(0.0) * 8.0,
+            clients: hub.stats.clients.load(Ordering::Relaxed),
+            in_flight: cfg.credit,
         },
-    });
+    };
     // The message: the JSON header's length (u32 LE), the header, the payload; the
     // WebSocket frame header in front of it, written once the JSON's length is known.
     const AT: usize = WS_HEADER_MAX + 4;
