@@ -45,6 +45,8 @@ pub struct ClientConfig {
     pub max_fps: f64,
     /// Lossless while the goodput carries this many frames a second.
     pub lossless_min_fps: f64,
+    /// Lossless frames go raw on links that carry this many a second (0: always).
+    pub raw_min_fps: f64,
     /// JPEG quality.
     pub jpeg_quality: u8,
     /// Longest side of a sent image.

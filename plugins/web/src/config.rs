@@ -56,6 +56,11 @@ pub struct Settings {
     /// goodput carries at least this many of them a second, otherwise 8-bit JPEG.
     #[serde(default = "default_lossless_min_fps")]
     pub lossless_min_fps: f64,
+    /// Lossless frames go raw (neither shuffled nor deflated: no CPU on either end) on
+    /// links that carry this many raw frames a second; 0 = always raw (a fast LAN), a
+    /// huge number (1e9) = always deflated.
+    #[serde(default = "default_raw_min_fps")]
+    pub raw_min_fps: f64,
     /// JPEG quality of lossy frames, 1–100.
     #[serde(default = "default_jpeg_quality")]
     pub jpeg_quality: u8,
@@ -96,6 +101,9 @@ fn default_max_fps() -> f64 {
 }
 fn default_lossless_min_fps() -> f64 {
     10.0
+}
+fn default_raw_min_fps() -> f64 {
+    30.0
 }
 fn default_jpeg_quality() -> u8 {
     85
@@ -160,6 +168,15 @@ impl PluginSettings for Settings {
                 );
             }
         }
+        if !(self.raw_min_fps.is_finite() && self.raw_min_fps >= 0.0) {
+            bad(
+                "raw_min_fps",
+                format!(
+                    "must be 0 (always raw) or a number of frames a second, got {}",
+                    self.raw_min_fps
+                ),
+            );
+        }
         if !(self.max_cpu_pct.is_finite() && self.max_cpu_pct >= 1.0) {
             bad(
                 "max_cpu_pct",
@@ -196,6 +213,32 @@ impl PluginSettings for Settings {
             Ok(())
         } else {
             Err(errors)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use daqflow_sdk::serde_json::json;
+    use daqflow_sdk::testing::Harness;
+
+    use crate::daqflow_plugin_entry;
+
+    #[test]
+    fn bad_numbers_are_named() {
+        for (field, value) in [
+            ("raw_min_fps", json!(-1.0)),
+            ("lossless_min_fps", json!(0)),
+            ("max_cpu_pct", json!(0.5)),
+            ("jpeg_quality", json!(0)),
+            ("credit_frames", json!(9)),
+        ] {
+            let e = Harness::validate(daqflow_plugin_entry, json!({ field: value })).unwrap_err();
+            assert_eq!(e.len(), 1, "{e:?}");
+            assert_eq!(e[0].field, field, "{e:?}");
+        }
+        for ok in [0.0, 30.0, 1e9] {
+            Harness::validate(daqflow_plugin_entry, json!({ "raw_min_fps": ok })).unwrap();
         }
     }
 }

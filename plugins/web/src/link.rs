@@ -130,10 +130,6 @@ pub(crate) fn on_ack<F>(link: &mut Link, hub: &Hub<F>, f: &InFlight, busy_ms: f6
     }
 }
 
-/// Lossless frames go raw (neither shuffled nor deflated) while the link carries them
-/// this often: deflate would then cost CPU (~30 ms for a 1024² u16 view) without buying
-/// frames.
-const STORED_MIN_FPS: f64 = 30.0;
 /// Automatic quality starts lossless for views this small (est. deflated bytes: ~0.1 s at
 /// 10 Mbit/s), JPEG for larger ones until the link is measured. The goodput measured
 /// with small messages is bounded by latency rather than bandwidth, so starting small
@@ -172,9 +168,12 @@ pub(crate) fn choose_codec(
     link.codec = if !lossless {
         Codec::Jpeg
     } else {
-        let stored_needed = raw_bytes_per_px * pixels * STORED_MIN_FPS;
+        // Raw while the link carries `raw_min_fps` raw frames a second (30 by default):
+        // deflate would then cost CPU (~30 ms for a 1024² u16 view) without buying frames.
+        let stored_needed = raw_bytes_per_px * pixels * cfg.raw_min_fps;
         let now = Instant::now();
         match (link.codec, link.goodput) {
+            _ if cfg.raw_min_fps == 0.0 => Codec::LosslessStored,
             (Codec::LosslessStored, Some(g)) if g < stored_needed * 0.8 => {
                 link.stored_retry_at = now + link.stored_backoff;
                 link.stored_backoff = (link.stored_backoff * 2).min(Duration::from_secs(60));
@@ -201,6 +200,7 @@ mod tests {
             flow: FlowControl::Credit,
             max_fps: 60.0,
             lossless_min_fps: 10.0,
+            raw_min_fps: 30.0,
             jpeg_quality: 85,
             max_side: 4096,
             hello: String::new(),
@@ -267,5 +267,37 @@ mod tests {
             choose_codec(&mut link, Quality::Auto, large, 2.0, &cfg()),
             Codec::LosslessStored
         );
+    }
+
+    #[test]
+    fn raw_min_fps_zero_is_always_raw_and_huge_never() {
+        let large = 1024.0 * 1024.0;
+        let always = ClientConfig {
+            raw_min_fps: 0.0,
+            ..cfg()
+        };
+        let mut link = Link::new(Instant::now());
+        // Raw from the first frame, before any acknowledgement, and on a slow link.
+        assert_eq!(
+            choose_codec(&mut link, Quality::Lossless, large, 2.0, &always),
+            Codec::LosslessStored
+        );
+        link.goodput = Some(1e5);
+        assert_eq!(
+            choose_codec(&mut link, Quality::Lossless, large, 2.0, &always),
+            Codec::LosslessStored
+        );
+        let never = ClientConfig {
+            raw_min_fps: 1e9,
+            ..cfg()
+        };
+        let mut link = Link::new(Instant::now());
+        link.goodput = Some(1e12);
+        for _ in 0..3 {
+            assert_eq!(
+                choose_codec(&mut link, Quality::Lossless, large, 2.0, &never),
+                Codec::Lossless
+            );
+        }
     }
 }

@@ -134,6 +134,7 @@ impl Sink for Web {
                 flow: s.flow_control,
                 max_fps: s.max_fps,
                 lossless_min_fps: s.lossless_min_fps,
+                raw_min_fps: s.raw_min_fps,
                 jpeg_quality: s.jpeg_quality,
                 max_side: s.max_side_px,
                 hello: hello.to_string(),

@@ -6,7 +6,9 @@ Loads the page, waits for painted frames, switches to viridis with a manual cont
 window, reads the canvas pixels back (RGBA, top row first) and the header of the frame
 on screen, keeps a screenshot, and, for SECONDS, samples how many frames were painted
 (the page keeps updating) and the frame ages the page shows. Writes OUT_DIR/pixels.rgba,
-OUT_DIR/result.json and OUT_DIR/page.png.
+OUT_DIR/result.json and OUT_DIR/page.png. With DAQFLOW_PID: stops that pipeline, waits
+for "pipeline stopped", then for the page to reconnect to the restarted one, and reads
+the pixels again (OUT_DIR/pixels-restart.rgba).
 """
 import base64, json, os, signal, sys, time
 from playwright.sync_api import sync_playwright
@@ -35,9 +37,12 @@ with sync_playwright() as p:
     n = page.evaluate("window.daqflow.painted")
     page.wait_for_function(f"window.daqflow.painted >= {n + 2}", timeout=90000)
     # One consistent snapshot: pixels and the header of the frame they show.
-    snap = page.evaluate("(() => ({ px: window.daqflowPixels(), header: window.daqflow.last }))()")
-    with open(f"{out}/pixels.rgba", "wb") as f:
-        f.write(base64.b64decode(snap["px"]["rgba"]))
+    def snapshot(name):
+        s = page.evaluate("(() => ({ px: window.daqflowPixels(), header: window.daqflow.last }))()")
+        with open(f"{out}/{name}", "wb") as f:
+            f.write(base64.b64decode(s["px"]["rgba"]))
+        return s
+    snap = snapshot("pixels.rgba")
     page.screenshot(path=f"{out}/page.png")
     samples = []
     t0 = time.time()
@@ -65,6 +70,10 @@ with sync_playwright() as p:
             f"window.daqflow.painted > {n} && !document.getElementById('overlay').classList.contains('show')",
             timeout=90000)
         restart["reconnected"] = True
+        n = page.evaluate("window.daqflow.painted")
+        page.wait_for_function(f"window.daqflow.painted >= {n + 2}", timeout=90000)
+        again = snapshot("pixels-restart.rgba")
+        restart.update({"w": again["px"]["w"], "h": again["px"]["h"], "header": again["header"]})
     result = {"w": snap["px"]["w"], "h": snap["px"]["h"], "header": snap["header"],
               "samples": samples, "errors": page.evaluate("window.daqflow.errors"), "restart": restart,
               "console": console[-20:]}

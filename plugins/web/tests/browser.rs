@@ -3,8 +3,9 @@
 //! through WebGL2, and its canvas — read back pixel by pixel — equals the frame on screen
 //! colormapped by `daqflow-display` (the native viewer's reference). Then the pipeline
 //! stops: the page says "pipeline stopped"; it runs again on the same port (released at
-//! stop) and the page reconnects and paints by itself. Screenshots are kept under
-//! `target/debug/web-test/browser/` as artefacts.
+//! stop) and the page reconnects and paints by itself. The first run sends lossless
+//! frames deflated, the second raw (`raw_min_fps`): the page's pixels are checked for
+//! both. Screenshots are kept under `target/debug/web-test/browser/` as artefacts.
 
 mod common;
 
@@ -25,8 +26,9 @@ fn page_paints_the_colormapped_frame() {
         .local_addr()
         .unwrap()
         .port();
-    let toml = format!(
-        r#"
+    let toml = |raw_min_fps: &str| {
+        format!(
+            r#"
 [pipeline]
 name = "web-browser"
 stop_after_secs = 120
@@ -43,11 +45,14 @@ pattern = "ramp"
 plugin = {web}
 inputs = ["det"]
 bind = "127.0.0.1:{port}"
+raw_min_fps = {raw_min_fps}
 "#,
-        det = daqflow_tests::toml_path(&daqflow_tests::plugin("sim_detector")),
-        web = daqflow_tests::toml_path(&daqflow_tests::plugin("web")),
-    );
-    let run = common::start(dir.path(), &toml);
+            det = daqflow_tests::toml_path(&daqflow_tests::plugin("sim_detector")),
+            web = daqflow_tests::toml_path(&daqflow_tests::plugin("web")),
+        )
+    };
+    // Deflated lossless frames first (never raw), raw ones after the restart.
+    let run = common::start(dir.path(), &toml("1e9"));
     let url = format!("http://127.0.0.1:{port}/");
     let mut browser = Command::new(&py)
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser.py"))
@@ -65,7 +70,7 @@ bind = "127.0.0.1:{port}"
             .unwrap()
             >= 5
     );
-    let again = common::start(dir.path(), &toml);
+    let again = common::start(dir.path(), &toml("0"));
     let status = daqflow_tests::wait_or_kill(&mut browser, Duration::from_secs(120), "browser.py");
     assert!(status.success(), "browser.py failed");
     let (report, _) = again.interrupt(Duration::from_secs(60));
@@ -76,15 +81,21 @@ bind = "127.0.0.1:{port}"
     );
     let result: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("result.json")).unwrap()).unwrap();
-    let h = &result["header"];
-    // Lossless: raw on loopback (the link carries raw frames), deflate on slower links.
-    assert!(
-        matches!(h["codec"].as_str(), Some("raw" | "deflate")) && h["bin"] == 1,
-        "{result:#}"
-    );
+    check_pixels(&result, &out, "pixels.rgba", "deflate");
+    check_pixels(&result["restart"], &out, "pixels-restart.rgba", "raw");
+    assert_eq!(result["errors"], 0, "{result:#}");
+    assert_eq!(result["restart"]["stopped_shown"], true, "{result:#}");
+    assert_eq!(result["restart"]["reconnected"], true, "{result:#}");
+}
+
+/// The canvas read back into `file` equals the frame on screen (its header in
+/// `snap["header"]`, sent with `codec`) colormapped on the CPU with viridis, 100–700.
+fn check_pixels(snap: &serde_json::Value, out: &Path, file: &str, codec: &str) {
+    let h = &snap["header"];
+    assert!(h["codec"] == codec && h["bin"] == 1, "{file}: {snap:#}");
     let (w, hh) = (
-        result["w"].as_u64().unwrap() as u32,
-        result["h"].as_u64().unwrap() as u32,
+        snap["w"].as_u64().unwrap() as u32,
+        snap["h"].as_u64().unwrap() as u32,
     );
     assert_eq!((w, hh), (300, 200));
     // The frame on screen, as the ramp source made it.
@@ -98,7 +109,7 @@ bind = "127.0.0.1:{port}"
         &Mapping::linear(100.0, 700.0),
         Colormap::Viridis,
     );
-    let got = std::fs::read(out.join("pixels.rgba")).unwrap();
+    let got = std::fs::read(out.join(file)).unwrap();
     assert_eq!(got.len(), expected.len());
     let wrong = got
         .chunks(4)
@@ -108,10 +119,7 @@ bind = "127.0.0.1:{port}"
     assert_eq!(
         wrong,
         0,
-        "pixels differing from the CPU reference (frame {f}); see {}",
+        "{file}: pixels differing from the CPU reference (frame {f}, {codec}); see {}",
         out.display()
     );
-    assert_eq!(result["errors"], 0, "{result:#}");
-    assert_eq!(result["restart"]["stopped_shown"], true, "{result:#}");
-    assert_eq!(result["restart"]["reconnected"], true, "{result:#}");
 }
