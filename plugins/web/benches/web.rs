@@ -139,64 +139,58 @@ fn lean_reader(mut ws: tungstenite::WebSocket<TcpStream>) -> u64 {
     let mut frames = 0;
     let mut sink = vec![0u8; 256 * 1024];
     let mut json = Vec::new();
-    loop {
-        let sock = ws.get_mut();
-        let mut h = [0u8; 2];
-        if sock.read_exact(&mut h).is_err() {
-            return frames;
-        }
-        let opcode = h[0] & 0x0f;
-        let len = match h[1] & 0x7f {
-            126 => {
-                let mut b = [0u8; 2];
-                if sock.read_exact(&mut b).is_err() {
-                    return frames;
-                }
-                u64::from(u16::from_be_bytes(b))
-            }
-            127 => {
-                let mut b = [0u8; 8];
-                if sock.read_exact(&mut b).is_err() {
-                    return frames;
-                }
-                u64::from_be_bytes(b)
-            }
-            n => u64::from(n),
-        };
-        let mut left = len as usize;
-        let mut seq = None;
-        if opcode == 2 && left >= 4 {
-            let mut b = [0u8; 4];
-            if sock.read_exact(&mut b).is_err() {
-                return frames;
-            }
-            let n = u32::from_le_bytes(b) as usize;
-            json.resize(n, 0);
-            if sock.read_exact(&mut json).is_err() {
-                return frames;
-            }
-            left -= 4 + n;
-            let header: serde_json::Value = serde_json::from_slice(&json).unwrap();
-            seq = header["seq"].as_u64();
-        }
-        while left > 0 {
-            let n = left.min(sink.len());
-            if sock.read_exact(&mut sink[..n]).is_err() {
-                return frames;
-            }
-            left -= n;
-        }
-        if opcode == 8 {
-            return frames;
-        }
+    // Until the server closes (or stops sending).
+    while let Ok(Some(seq)) = read_message(ws.get_mut(), &mut sink, &mut json) {
         if let Some(seq) = seq {
             frames += 1;
             let ack = format!(r#"{{"type":"ack","seq":{seq},"busy_ms":0}}"#);
             if ws.send(Message::text(ack)).is_err() {
-                return frames;
+                break;
             }
         }
     }
+    frames
+}
+
+/// Reads one message; `None` at a close frame, `Some(seq)` for a frame message,
+/// `Some(None)` for any other message.
+fn read_message(
+    sock: &mut TcpStream,
+    sink: &mut [u8],
+    json: &mut Vec<u8>,
+) -> std::io::Result<Option<Option<u64>>> {
+    let mut h = [0u8; 2];
+    sock.read_exact(&mut h)?;
+    let opcode = h[0] & 0x0f;
+    let mut left = match h[1] & 0x7f {
+        126 => {
+            let mut b = [0u8; 2];
+            sock.read_exact(&mut b)?;
+            usize::from(u16::from_be_bytes(b))
+        }
+        127 => {
+            let mut b = [0u8; 8];
+            sock.read_exact(&mut b)?;
+            u64::from_be_bytes(b) as usize
+        }
+        n => usize::from(n),
+    };
+    let mut seq = None;
+    if opcode == 2 && left >= 4 {
+        let mut b = [0u8; 4];
+        sock.read_exact(&mut b)?;
+        json.resize(u32::from_le_bytes(b) as usize, 0);
+        sock.read_exact(json)?;
+        left -= 4 + json.len();
+        let header: serde_json::Value = serde_json::from_slice(json).unwrap();
+        seq = header["seq"].as_u64();
+    }
+    while left > 0 {
+        let n = left.min(sink.len());
+        sock.read_exact(&mut sink[..n])?;
+        left -= n;
+    }
+    Ok((opcode != 8).then_some(seq))
 }
 
 fn median(mut v: Vec<f64>) -> f64 {

@@ -122,15 +122,18 @@ impl Outgoing {
             match sock.write_vectored(&parts) {
                 Ok(0) => return Err("writing to the browser: connection closed".into()),
                 Ok(n) => self.written += n,
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                    return Ok(false);
-                }
+                Err(e) if blocked(&e) => return Ok(false),
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) => return Err(format!("writing to the browser: {e}")),
             }
         }
         Ok(true)
     }
+}
+
+/// A socket that cannot take (or give) more now: its timeout (POLL) ran out.
+fn blocked(e: &std::io::Error) -> bool {
+    matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
 }
 
 /// Longest header of a server's WebSocket frame.
@@ -240,11 +243,7 @@ pub fn serve<F: ViewFrame + FrameMeta + Sync>(
                 Ok(Message::Ping(_)) if outgoing.is_some() => hold_reads = true,
                 Ok(Message::Ping(_)) => pending_flush = true,
                 Ok(_) => {}
-                Err(tungstenite::Error::Io(e))
-                    if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) =>
-                {
-                    break;
-                }
+                Err(tungstenite::Error::Io(e)) if blocked(&e) => break,
                 Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => {
                     return Ok(());
                 }
@@ -256,7 +255,7 @@ pub fn serve<F: ViewFrame + FrameMeta + Sync>(
             if !out.write_some(ws.get_mut())? {
                 continue;
             }
-            head = outgoing.take().map(|o| o.head).unwrap_or_default();
+            head = outgoing.take().expect("being written").head;
             if hold_reads {
                 hold_reads = false;
                 pending_flush = true;
@@ -265,14 +264,9 @@ pub fn serve<F: ViewFrame + FrameMeta + Sync>(
         // Text messages and pongs go through tungstenite, never while a frame is half
         // written (it is finished first, above).
         if pending_flush {
-            match ws.flush() {
-                Ok(()) => pending_flush = false,
-                Err(tungstenite::Error::Io(e))
-                    if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) =>
-                {
-                    continue;
-                }
-                Err(e) => return Err(format!("writing to the browser: {e}")),
+            pending_flush = write_pending(&mut ws)?;
+            if pending_flush {
+                continue;
             }
         }
         let Some(v) = view.as_ref().filter(|v| !v.paused) else {
@@ -343,11 +337,7 @@ pub fn serve<F: ViewFrame + FrameMeta + Sync>(
 fn write(ws: &mut WebSocket<TcpStream>, msg: Message) -> Result<bool, String> {
     match ws.write(msg).and_then(|()| ws.flush()) {
         Ok(()) => Ok(false),
-        Err(tungstenite::Error::Io(e))
-            if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) =>
-        {
-            Ok(true)
-        }
+        Err(tungstenite::Error::Io(e)) if blocked(&e) => Ok(true),
         Err(e) => Err(format!("writing to the browser: {e}")),
     }
 }
@@ -362,14 +352,11 @@ fn send_now(ws: &mut WebSocket<TcpStream>, msg: Message) -> Result<(), String> {
     Ok(())
 }
 
+/// Flushes tungstenite's write buffer; true when part of it is still there.
 fn write_pending(ws: &mut WebSocket<TcpStream>) -> Result<bool, String> {
     match ws.flush() {
         Ok(()) => Ok(false),
-        Err(tungstenite::Error::Io(e))
-            if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) =>
-        {
-            Ok(true)
-        }
+        Err(tungstenite::Error::Io(e)) if blocked(&e) => Ok(true),
         Err(e) => Err(format!("writing to the browser: {e}")),
     }
 }
